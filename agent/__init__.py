@@ -1,0 +1,1 @@
+"""Inferra agent package (see DESIGN.md)."""

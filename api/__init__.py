@@ -1,0 +1,1 @@
+"""Inferra HTTP API (FastAPI)."""

@@ -1,0 +1,78 @@
+"""The one place where errors become HTTP: every body is {"error": {code, message, details}}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from core.errors import InferraError
+
+log = structlog.get_logger(__name__)
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+}
+
+
+def error_response(
+    status_code: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "details": details}}
+    return JSONResponse(jsonable_encoder(body), status_code=status_code, headers=headers)
+
+
+async def _inferra_error(_: Request, exc: InferraError) -> JSONResponse:
+    return error_response(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
+
+
+async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    fields = [
+        {"loc": list(err.get("loc", ())), "message": err.get("msg", ""), "type": err.get("type")}
+        for err in exc.errors()
+    ]
+    return error_response(422, "validation_error", "The request is not valid", fields)
+
+
+async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """HTTPExceptions come from Starlette (404 route, 405) and fastapi-users (codes as detail)."""
+    code = _STATUS_CODES.get(exc.status_code, "http_error")
+    message, details = str(exc.detail), None
+    if isinstance(exc.detail, str) and exc.detail.isupper():
+        code, message = exc.detail.lower(), exc.detail.replace("_", " ").capitalize()
+    elif isinstance(exc.detail, dict):
+        code = str(exc.detail.get("code", code)).lower()
+        message = str(exc.detail.get("reason", message))
+        details = exc.detail
+    return error_response(exc.status_code, code, message, details, getattr(exc, "headers", None))
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    # Logged with the traceback for us; the client gets no internals.
+    log.exception("unhandled_error", path=request.url.path, error_type=type(exc).__name__)
+    return error_response(500, "internal_error", "Internal server error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(InferraError, _inferra_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,1 @@
+"""Shared core of Inferra: settings, logging, database, models, repositories, errors."""

@@ -1,0 +1,1 @@
+"""Inferra evals package (see DESIGN.md)."""

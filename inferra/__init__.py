@@ -1,0 +1,1 @@
+"""Inferra command line (typer): serve, db, create-admin, seed-demo."""

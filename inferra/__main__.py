@@ -1,0 +1,3 @@
+from inferra.cli import app
+
+app(prog_name="inferra")

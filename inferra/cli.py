@@ -1,0 +1,120 @@
+"""`inferra` CLI. Commands that touch the database start (or attach to) the embedded server
+when DATABASE_URL is unset, exactly like the API does."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import migrate
+from core.db import DatabaseUrls, create_engine, create_sessionmaker, database_location
+from core.errors import InferraError
+from core.logging import configure_logging
+from core.models import Role
+from core.settings import get_settings
+
+app = typer.Typer(help="Inferra: AI-assisted IT support backend.", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+T = TypeVar("T")
+
+
+@app.callback()
+def _setup() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+
+
+def run_in_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Open the database (migrated to head), run `work` in one committed transaction."""
+    settings = get_settings()
+
+    async def _run(urls: DatabaseUrls) -> T:
+        engine = create_engine(urls, pool_size=2)
+        try:
+            async with create_sessionmaker(engine).begin() as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    with database_location(settings) as urls:
+        migrate.upgrade(urls)
+        return asyncio.run(_run(urls))
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="Port")] = None,
+    reload: Annotated[bool, typer.Option(help="Auto-reload on code change (dev)")] = False,
+) -> None:
+    """Start the API (migrates the database first)."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "api.main:app_factory",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        reload=reload,
+        log_config=None,
+        access_log=False,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    with database_location(get_settings()) as urls:
+        migrate.upgrade(urls, revision)
+    typer.echo(f"database at {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str = "-1") -> None:
+    """Revert migrations down to REVISION (default: one step)."""
+    with database_location(get_settings()) as urls:
+        migrate.downgrade(urls, revision)
+    typer.echo(f"database downgraded to {revision}")
+
+
+@app.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Option(help="Admin email")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            envvar="INFERRA_ADMIN_PASSWORD",
+            help="At least 8 characters (or INFERRA_ADMIN_PASSWORD)",
+        ),
+    ],
+) -> None:
+    """Create an admin account: the only way to obtain the first admin."""
+    from api.users.service import create_user
+
+    try:
+        user = run_in_session(
+            lambda s: create_user(session=s, email=email, password=password, role=Role.admin)
+        )
+    except (InferraError, ValueError) as exc:
+        typer.echo(f"error: {getattr(exc, 'message', exc)}", err=True)
+        raise typer.Exit(code=1) from exc
+    typer.echo(f"admin created: {user.email} ({user.id})")
+
+
+@app.command("seed-demo")
+def seed_demo() -> None:
+    """Load demo users (and, as the rooms land, KB documents and tickets)."""
+    from inferra.demo import seed
+
+    summary = run_in_session(seed)
+    for line in summary:
+        typer.echo(line)

@@ -1,0 +1,1 @@
+"""Inferra ingestion package (see DESIGN.md)."""

@@ -1,0 +1,63 @@
+"""The CLI, run as a user runs it (`python -m inferra ...`), against the test database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+
+import httpx
+
+from tests.conftest import assert_error_shape, login
+
+
+def run_cli(settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": settings.database_url, "LOG_JSON": "false"}
+    return subprocess.run(
+        [sys.executable, "-m", "inferra", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+async def cli(settings, *args: str) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(run_cli, settings, *args)
+
+
+async def test_create_admin_then_admin_routes_work(client: httpx.AsyncClient, settings) -> None:
+    args = ("create-admin", "--email", "root@example.com", "--password", "long-enough-pw")
+    result = await cli(settings, *args)
+    assert result.returncode == 0, result.stderr
+    token = await login(client, "root@example.com", "long-enough-pw")
+    response = await client.get("/api/v1/users", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    assert response.json()["items"][0]["role"] == "admin"
+
+    again = await cli(settings, *args)
+    assert again.returncode == 1 and "already exists" in again.stderr
+
+
+async def test_create_admin_rejects_a_short_password(settings) -> None:
+    result = await cli(settings, "create-admin", "--email", "x@example.com", "--password", "short")
+    assert result.returncode == 1 and "password" in result.stderr.lower()
+
+
+async def test_seed_demo_is_idempotent(client: httpx.AsyncClient, settings) -> None:
+    first = await cli(settings, "seed-demo")
+    assert first.returncode == 0, first.stderr
+    second = await cli(settings, "seed-demo")
+    assert second.returncode == 0 and "exists" in second.stdout
+    token = await login(client, "admin@demo.inferra.dev", "demo-password")
+    users = await client.get("/api/v1/users", headers={"Authorization": f"Bearer {token}"})
+    assert users.json()["total"] == 4
+    assert_error_shape(await client.get("/api/v1/users"), 401)
+
+
+def test_help_lists_the_commands(settings) -> None:
+    result = run_cli(settings, "--help")
+    assert result.returncode == 0
+    for command in ("serve", "db", "create-admin", "seed-demo"):
+        assert command in result.stdout
