@@ -23,8 +23,14 @@ def alembic_config(urls: DatabaseUrls) -> Config:
     return config
 
 
-def upgrade(urls: DatabaseUrls, revision: str = "head") -> None:
-    command.upgrade(alembic_config(urls), revision)
+def upgrade(
+    urls: DatabaseUrls, revision: str = "head", *, embedding_dim: int | None = None
+) -> None:
+    """Migrate; embedding_dim fixes the vector columns' size (default: the configured provider)."""
+    config = alembic_config(urls)
+    if embedding_dim is not None:
+        config.attributes["embedding_dim"] = embedding_dim
+    command.upgrade(config, revision)
 
 
 def downgrade(urls: DatabaseUrls, revision: str = "-1") -> None:
@@ -40,3 +46,12 @@ async def current_revision(connection: AsyncConnection) -> str | None:
     return await connection.run_sync(
         lambda sync_conn: MigrationContext.configure(sync_conn).get_current_revision()
     )
+
+
+async def stored_embedding_dim(connection: AsyncConnection) -> int | None:
+    from sqlalchemy import text
+
+    value = await connection.scalar(
+        text("SELECT value FROM inferra_meta WHERE key = 'embedding_dim'")
+    )
+    return int(value) if value is not None else None

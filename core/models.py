@@ -5,9 +5,24 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from fastapi_users_db_sqlalchemy import SQLAlchemyBaseUserTableUUID
-from sqlalchemy import DateTime, Enum, Integer, MetaData, String, func
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import (
+    Boolean,
+    Computed,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -56,4 +71,216 @@ class RateLimitHit(Base):
     hits: Mapped[int] = mapped_column(Integer, default=0)
 
 
-__all__ = ["Base", "RateLimitHit", "Role", "User", "uuid"]
+class Category(StrEnum):
+    """The fixed ticket taxonomy (documented in the README)."""
+
+    access_accounts = "access_accounts"
+    network_vpn = "network_vpn"
+    email = "email"
+    hardware = "hardware"
+    software_install = "software_install"
+    os = "os"
+    printing = "printing"
+    security = "security"
+    other = "other"
+
+
+class Priority(StrEnum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+
+
+class TicketStatus(StrEnum):
+    open = "open"
+    in_progress = "in_progress"
+    resolved = "resolved"
+    closed = "closed"
+    escalated = "escalated"
+
+
+class RunStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    interrupted = "interrupted"
+    succeeded = "succeeded"
+    failed = "failed"
+
+
+class RunTrigger(StrEnum):
+    auto = "auto"
+    manual = "manual"
+    replay = "replay"
+    fork = "fork"
+
+
+def _now_column() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    category_hint: Mapped[Category | None] = mapped_column(_enum(Category, "ticket_category"))
+    category: Mapped[Category | None] = mapped_column(_enum(Category, "ticket_category"))
+    priority: Mapped[Priority] = mapped_column(
+        _enum(Priority, "ticket_priority"), default=Priority.medium
+    )
+    status: Mapped[TicketStatus] = mapped_column(
+        _enum(TicketStatus, "ticket_status"), default=TicketStatus.open
+    )
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    # The accepted resolution makes this ticket a "similar resolved ticket" for retrieval.
+    accepted_resolution_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("resolutions.id", use_alter=True, ondelete="SET NULL")
+    )
+    resolution_text: Mapped[str | None] = mapped_column(Text)
+    embedding: Mapped[list[float] | None] = mapped_column(Vector())
+    search_tsv: Mapped[Any] = mapped_column(
+        TSVECTOR,
+        Computed(
+            "to_tsvector('english', coalesce(title, '') || ' ' || coalesce(description, '')"
+            " || ' ' || coalesce(resolution_text, ''))",
+            persisted=True,
+        ),
+    )
+    created_at: Mapped[datetime] = _now_column()
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class TicketComment(Base):
+    __tablename__ = "ticket_comments"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    ticket_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    internal: Mapped[bool] = mapped_column(Boolean, default=False)
+    embedding: Mapped[list[float] | None] = mapped_column(Vector())
+    tsv: Mapped[Any] = mapped_column(
+        TSVECTOR, Computed("to_tsvector('english', body)", persisted=True)
+    )
+    created_at: Mapped[datetime] = _now_column()
+
+
+class Resolution(Base):
+    """One per agent run (or staff edit); the ticket shows the latest."""
+
+    __tablename__ = "resolutions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    ticket_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), index=True
+    )
+    run_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("agent_runs.id", ondelete="SET NULL"), unique=True
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    summary: Mapped[str] = mapped_column(Text)
+    diagnoses: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    solutions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    sources: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    confidence: Mapped[float] = mapped_column(Float)
+    model: Mapped[str] = mapped_column(String(100))
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now_column()
+
+
+class AgentRun(Base):
+    """An agent run; its id is the LangGraph thread id. Queued rows are the job queue."""
+
+    __tablename__ = "agent_runs"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    ticket_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[RunStatus] = mapped_column(
+        _enum(RunStatus, "run_status"), default=RunStatus.queued
+    )
+    trigger: Mapped[RunTrigger] = mapped_column(_enum(RunTrigger, "run_trigger"))
+    requested_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    parent_run_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("agent_runs.id"))
+    parent_checkpoint_id: Mapped[str | None] = mapped_column(String(100))
+    model: Mapped[str | None] = mapped_column(String(100))
+    error: Mapped[str | None] = mapped_column(Text)
+    skipped_steps: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    worker_id: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = _now_column()
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Document(Base):
+    __tablename__ = "documents"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    filename: Mapped[str] = mapped_column(String(255), index=True)
+    mime: Mapped[str] = mapped_column(String(100))
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(20), default="ready")
+    pages: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    uploaded_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = _now_column()
+
+
+class DocumentChunk(Base):
+    __tablename__ = "document_chunks"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    document_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), index=True
+    )
+    ordinal: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    heading_path: Mapped[str | None] = mapped_column(Text)
+    page: Mapped[int | None] = mapped_column(Integer)
+    embedding: Mapped[list[float] | None] = mapped_column(Vector())
+    tsv: Mapped[Any] = mapped_column(
+        TSVECTOR,
+        Computed(
+            "to_tsvector('english', coalesce(heading_path, '') || ' ' || text)", persisted=True
+        ),
+    )
+
+
+class Meta(Base):
+    """Facts fixed per database, e.g. the embedding dimension (a mismatch is a startup error)."""
+
+    __tablename__ = "inferra_meta"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+__all__ = [
+    "AgentRun",
+    "Base",
+    "Category",
+    "Document",
+    "DocumentChunk",
+    "Meta",
+    "Priority",
+    "RateLimitHit",
+    "Resolution",
+    "Role",
+    "RunStatus",
+    "RunTrigger",
+    "Ticket",
+    "TicketComment",
+    "TicketStatus",
+    "User",
+]

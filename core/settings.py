@@ -21,6 +21,12 @@ class Environment(StrEnum):
     production = "production"
 
 
+class RetrievalMode(StrEnum):
+    hybrid = "hybrid"
+    vector = "vector"
+    fulltext = "fulltext"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
@@ -37,6 +43,34 @@ class Settings(BaseSettings):
     login_rate_limit_per_ip: int = Field(default=20, ge=1)
     login_rate_limit_per_email: int = Field(default=5, ge=1)
     login_rate_limit_window_seconds: int = Field(default=60, ge=1)
+
+    # Providers (core/providers). Without keys: offline resolver + local embedding model.
+    gemini_api_key: SecretStr | None = None
+    gemini_model: str = "gemini-2.5-flash"
+    nomic_api_key: SecretStr | None = None
+    nomic_model: str = "nomic-embed-text-v1.5"
+    langsmith_api_key: SecretStr | None = None
+    provider_timeout_seconds: float = Field(default=30.0, gt=0)
+    web_search_enabled: bool = True
+    web_search_timeout_seconds: float = Field(default=4.0, gt=0)
+    web_search_max_results: int = Field(default=5, ge=1, le=20)
+
+    # Retrieval: hybrid = weighted reciprocal-rank fusion of pgvector kNN and full-text.
+    retrieval_mode: RetrievalMode = RetrievalMode.hybrid
+    retrieval_top_k: int = Field(default=5, ge=1, le=50)
+    retrieval_candidates: int = Field(default=30, ge=1, le=500)
+    rrf_k: int = Field(default=60, ge=1)
+    fusion_weight_vector: float = Field(default=1.0, ge=0)
+    fusion_weight_fulltext: float = Field(default=0.5, ge=0)
+    hnsw_ef_search: int = Field(default=80, ge=10, le=1000)
+
+    # Agent
+    agent_max_draft_attempts: int = Field(default=3, ge=1, le=10)
+    agent_handoff_confidence: float = Field(default=0.35, ge=0, le=1)
+    worker_enabled: bool = True  # `serve` runs an in-process worker
+    worker_concurrency: int = Field(default=2, ge=1, le=32)
+    worker_lease_seconds: int = Field(default=60, ge=5)
+    worker_poll_seconds: float = Field(default=1.0, gt=0)
 
     log_level: str = "INFO"
     log_json: bool = True

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agent.context import AgentContext
 from api.main import create_app
 from api.users.service import create_user
 from core import migrate
@@ -22,8 +23,10 @@ from core.db import DatabaseUrls
 from core.embedded_pg import start_embedded_postgres, stop_embedded_postgres
 from core.models import Base, Role
 from core.settings import Settings
+from tests.fakes import OfflineWebSearch
 
 PASSWORD = "correct-horse-battery"
+CHECKPOINT_TABLES = ("checkpoints", "checkpoint_blobs", "checkpoint_writes")
 
 
 @pytest.fixture(scope="session")
@@ -49,14 +52,40 @@ def settings(database_urls: DatabaseUrls, tmp_path_factory: pytest.TempPathFacto
         jwt_secret_key="test-secret-" + "x" * 40,
         migrate_on_start=False,
         log_json=False,
+        # Long fixed window: a test never straddles a window boundary (which resets counts).
+        login_rate_limit_window_seconds=3600,
+        worker_enabled=False,  # tests drain the queue explicitly (deterministic)
+        gemini_api_key=None,  # never reach a real provider from the tests
+        nomic_api_key=None,
+        langsmith_api_key=None,
+        _env_file=None,
     )
 
 
 @pytest.fixture(scope="session")
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
+    application = create_app(settings, web_search=OfflineWebSearch())
     async with application.router.lifespan_context(application):
         yield application
+
+
+@pytest.fixture
+def agent_context(app: FastAPI) -> Iterator[AgentContext]:
+    """The app's agent context; a test may swap its chat model or web search (restored after)."""
+    context: AgentContext = app.state.agent_context
+    model, web = context.chat_model, context.web_search
+    yield context
+    context.chat_model, context.web_search = model, web
+
+
+@pytest.fixture
+def drain(app: FastAPI):
+    """Run every queued agent run to its end (what the background worker does)."""
+
+    async def _drain() -> int:
+        return await app.state.worker.drain()
+
+    return _drain
 
 
 @pytest.fixture(autouse=True)
@@ -65,7 +94,8 @@ async def _empty_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     if "app" not in request.fixturenames:
         return
     application: FastAPI = request.getfixturevalue("app")
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    names = [t.name for t in Base.metadata.sorted_tables] + list(CHECKPOINT_TABLES)
+    tables = ", ".join(f'"{name}"' for name in names)
     async with application.state.engine.begin() as conn:
         await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 

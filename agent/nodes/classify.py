@@ -1,0 +1,44 @@
+"""classify: category, priority and a search query (chat model, else keyword rules)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from langgraph.runtime import Runtime
+
+from agent import offline, prompts
+from agent.context import AgentContext
+from agent.schemas import Classification
+from agent.state import AgentState
+
+log = structlog.get_logger(__name__)
+
+
+async def classify(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    ticket = state["ticket"]
+    model = runtime.context.chat_model
+    skipped = []
+    result: Classification | None = None
+    if model is not None:
+        hint = (
+            f"The requester suggested: {ticket['category_hint']}" if ticket["category_hint"] else ""
+        )
+        prompt = prompts.CLASSIFY.format(
+            title=ticket["title"], description=ticket["description"], hint=hint
+        )
+        try:
+            result = await model.with_structured_output(Classification).ainvoke(prompt)
+        except Exception as exc:  # provider down or unparsable: fall back, say so
+            log.warning("classify_model_failed", error=str(exc)[:200])
+            skipped.append({"step": "classify_model", "reason": f"{type(exc).__name__}"})
+    classified_by = runtime.context.model_name if result is not None else "offline-keywords"
+    if result is None:
+        result = offline.classify(ticket["title"], ticket["description"], ticket["category_hint"])
+    return {
+        "category": result.category.value,
+        "priority": result.priority.value,
+        "search_query": result.search_query,
+        "classified_by": classified_by,
+        "skipped": skipped,
+    }

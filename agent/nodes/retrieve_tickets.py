@@ -1,0 +1,33 @@
+"""retrieve_tickets: similar resolved tickets (hybrid search over tickets and their comments)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from agent.context import AgentContext
+from agent.state import AgentState
+
+
+def query_text(state: AgentState) -> str:
+    ticket = state["ticket"]
+    query = f"{ticket['title']}\n{ticket['description']}"
+    if state.get("search_query") and state["search_query"] != ticket["title"]:
+        query += f"\n{state['search_query']}"
+    return query
+
+
+async def retrieve_tickets(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    async with ctx.sessionmaker() as session:
+        hits = await ctx.retriever.similar_tickets(
+            session, query_text(state), exclude=uuid.UUID(state["ticket"]["ticket_id"])
+        )
+    return {"similar_tickets": [_jsonable(asdict(h)) for h in hits]}
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: str(v) if isinstance(v, uuid.UUID) else v for k, v in row.items()}

@@ -1,0 +1,262 @@
+"""The offline resolver: real, deterministic logic used when no chat model is configured.
+
+It never invents: classification comes from keyword evidence, and the resolution is extracted
+from the retrieved resolved tickets and KB chunks, with a confidence computed from how similar
+that evidence is to the ticket (cosine similarity of the embeddings).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from agent.schemas import Classification, DraftResolution, Solution
+from core.models import Category, Priority
+from core.providers.embeddings import Embedder
+
+CATEGORY_KEYWORDS: dict[Category, tuple[str, ...]] = {
+    Category.access_accounts: (
+        "password",
+        "login",
+        "log in",
+        "sign in",
+        "signin",
+        "locked",
+        "lockout",
+        "account",
+        "sso",
+        "okta",
+        "mfa",
+        "2fa",
+        "authenticator",
+        "verify",
+        "permission",
+        "access denied",
+        "reset",
+        "expired",
+    ),
+    Category.network_vpn: (
+        "vpn",
+        "globalprotect",
+        "wifi",
+        "wi-fi",
+        "wireless",
+        "network",
+        "internet",
+        "dns",
+        "ethernet",
+        "proxy",
+        "disconnect",
+        "ssid",
+        "connection drops",
+        "work from home",
+    ),
+    Category.email: (
+        "outlook",
+        "email",
+        "e-mail",
+        "mail",
+        "mailbox",
+        "calendar",
+        "inbox",
+        "meeting invite",
+        "shared mailbox",
+        "autodiscover",
+        "ost",
+        "spam",
+    ),
+    Category.hardware: (
+        "laptop",
+        "battery",
+        "dock",
+        "docking",
+        "monitor",
+        "screen",
+        "keyboard",
+        "mouse",
+        "charger",
+        "headset",
+        "webcam",
+        "usb",
+        "broken",
+        "hardware",
+        "fan",
+    ),
+    Category.software_install: (
+        "install",
+        "installation",
+        "company portal",
+        "self service",
+        "license",
+        "licence",
+        "update app",
+        "application",
+        "software",
+        "admin rights",
+        "download",
+    ),
+    Category.os: (
+        "windows",
+        "macos",
+        "blue screen",
+        "bsod",
+        "disk",
+        "storage",
+        "slow",
+        "boot",
+        "restart",
+        "update",
+        "freez",
+        "crash",
+        "bitlocker",
+        "filevault",
+        "startup",
+    ),
+    Category.printing: (
+        "print",
+        "printer",
+        "papercut",
+        "scanner",
+        "scan",
+        "toner",
+        "paper jam",
+        "ricoh",
+    ),
+    Category.security: (
+        "phishing",
+        "suspicious",
+        "malware",
+        "virus",
+        "ransomware",
+        "hacked",
+        "stolen",
+        "lost",
+        "crowdstrike",
+        "breach",
+        "scam",
+        "clicked a link",
+    ),
+}
+URGENT = (
+    "urgent",
+    "asap",
+    "critical",
+    "outage",
+    "everyone",
+    "whole team",
+    "all users",
+    "ransomware",
+    "hacked",
+    "breach",
+    "cannot work",
+    "can't work",
+    "blocked",
+)
+HIGH = ("can't", "cannot", "unable", "not working", "doesn't work", "down", "stolen", "lost")
+
+MIN_SIMILARITY = 0.35
+
+
+def classify(title: str, description: str, hint: str | None) -> Classification:
+    text = f"{title} {description}".lower()
+    scores = {
+        category: sum(text.count(word) for word in words)
+        for category, words in CATEGORY_KEYWORDS.items()
+    }
+    if hint in Category.__members__:
+        scores[Category(hint)] = scores.get(Category(hint), 0) + 2
+    best = max(scores, key=lambda c: scores[c])
+    category = best if scores[best] > 0 else Category.other
+    if category is Category.security and any(w in text for w in URGENT + HIGH):
+        priority = Priority.critical
+    elif any(w in text for w in URGENT):
+        priority = Priority.high
+    elif any(w in text for w in HIGH):
+        priority = Priority.medium
+    else:
+        priority = Priority.low
+    return Classification(category=category, priority=priority, search_query=title[:300] or "?")
+
+
+def _sentences(text: str, limit: int) -> list[str]:
+    parts = [p.strip() for p in re.split(r"(?<=[.!?])\s+|\n+", text) if len(p.strip()) > 12]
+    return parts[:limit]
+
+
+def _steps_from_chunk(text: str) -> list[str]:
+    """Numbered or bulleted lines of a runbook chunk; else its first sentences."""
+    steps = [
+        re.sub(r"^\s*(\d+[.)]|[-*•])\s*", "", line).strip()
+        for line in text.splitlines()
+        if re.match(r"^\s*(\d+[.)]|[-*•])\s+\S", line)
+    ]
+    return [s for s in steps if s][:8] or _sentences(text, 4)
+
+
+def _confidence(similarity: float) -> float:
+    # Calibrated by eye on MiniLM cosine: ~0.35 is loosely related, ~0.8 the same problem.
+    return round(min(0.95, max(0.05, (similarity - 0.25) * 1.6)), 2)
+
+
+async def resolve(
+    ticket_text: str, evidence: list[dict[str, Any]], embedder: Embedder
+) -> DraftResolution:
+    candidates = [e for e in evidence if e["type"] in ("ticket", "doc")]
+    if candidates:
+        vectors = await embedder.embed_documents([ticket_text] + [e["text"] for e in candidates])
+        query, rest = vectors[0], vectors[1:]
+        sims = [sum(a * b for a, b in zip(query, v, strict=True)) for v in rest]
+    else:
+        sims = []
+    relevant = sorted(
+        ((s, e) for s, e in zip(sims, candidates, strict=True) if s >= MIN_SIMILARITY),
+        key=lambda pair: -pair[0],
+    )
+    if not relevant:
+        return DraftResolution(
+            summary="No resolved ticket or knowledge-base article matches this problem closely "
+            "enough to propose a fix; a support engineer should take it.",
+            diagnoses=["No matching evidence was found in past tickets or the knowledge base."],
+            solutions=[
+                Solution(
+                    title="Hand over to support staff",
+                    steps=["A support engineer reviews the ticket and contacts the requester."],
+                )
+            ],
+            sources=[],
+            confidence=0.05,
+        )
+    tickets = [(s, e) for s, e in relevant if e["type"] == "ticket"][:2]
+    docs = [(s, e) for s, e in relevant if e["type"] == "doc"][:2]
+    solutions: list[Solution] = []
+    diagnoses: list[str] = []
+    for _, e in tickets:
+        lines = e["text"].split("\nResolution: ", 1)[-1]
+        steps = [ln[2:] for ln in lines.splitlines() if ln.startswith("- ")] or _sentences(lines, 4)
+        title = e["title"].removeprefix("Resolved ticket: ")
+        solutions.append(
+            Solution(
+                title=f"As resolved in a similar ticket: {title}"[:200],
+                steps=steps or [lines[:300]],
+            )
+        )
+        diagnoses.append(f"Same symptoms as a past resolved ticket: {title}"[:300])
+    for _, e in docs:
+        solutions.append(
+            Solution(
+                title=f"Knowledge base: {e['title']}"[:200],
+                steps=_steps_from_chunk(e["text"]) or [e["text"][:300]],
+            )
+        )
+        diagnoses.append(f"Covered by the knowledge base: {e['title']}"[:300])
+    best_similarity, best = relevant[0]
+    return DraftResolution(
+        summary=(
+            f"Extracted from {len(tickets)} similar resolved ticket(s) and {len(docs)} "
+            f"knowledge-base section(s); closest match: {best['title']}."
+        )[:2000],
+        diagnoses=diagnoses[:8],
+        solutions=solutions[:6],
+        sources=[e["label"] for _, e in tickets + docs],
+        confidence=_confidence(best_similarity),
+    )

@@ -1,0 +1,68 @@
+"""Start, continue and resume runs of the graph. A run's id is its LangGraph thread id."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
+
+from agent.context import AgentContext
+from agent.schemas import HumanDecision
+from agent.state import TicketInput
+from core.models import RunStatus, Ticket
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    status: RunStatus
+    model: str | None = None
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+
+
+def thread_config(run_id: uuid.UUID | str) -> dict[str, Any]:
+    return {"configurable": {"thread_id": str(run_id)}}
+
+
+def ticket_input(ticket: Ticket) -> TicketInput:
+    return TicketInput(
+        ticket_id=str(ticket.id),
+        title=ticket.title,
+        description=ticket.description,
+        category_hint=ticket.category_hint.value if ticket.category_hint else None,
+    )
+
+
+async def _outcome(graph: CompiledStateGraph, run_id: uuid.UUID) -> RunOutcome:
+    snapshot = await graph.aget_state(thread_config(run_id))
+    values = snapshot.values or {}
+    status = RunStatus.interrupted if snapshot.interrupts else RunStatus.succeeded
+    return RunOutcome(status, values.get("drafted_by"), list(values.get("skipped", [])))
+
+
+async def execute(
+    graph: CompiledStateGraph, context: AgentContext, run_id: uuid.UUID, ticket: TicketInput
+) -> RunOutcome:
+    """Run to the end or to an interrupt. A run that already has checkpoints (its worker died)
+    continues from the last one instead of starting over."""
+    config = thread_config(run_id)
+    snapshot = await graph.aget_state(config)
+    if snapshot.interrupts or (snapshot.created_at is not None and not snapshot.next):
+        return await _outcome(graph, run_id)  # waiting for staff, or already finished
+    graph_input = None if snapshot.created_at is not None else {"ticket": ticket}
+    await graph.ainvoke(graph_input, config, context=context, durability="sync")
+    return await _outcome(graph, run_id)
+
+
+async def resume(
+    graph: CompiledStateGraph, context: AgentContext, run_id: uuid.UUID, decision: HumanDecision
+) -> RunOutcome:
+    await graph.ainvoke(
+        Command(resume=decision.model_dump(mode="json")),
+        thread_config(run_id),
+        context=context,
+        durability="sync",
+    )
+    return await _outcome(graph, run_id)

@@ -1,0 +1,152 @@
+"""Tickets API: create (queues a run), list/filter, read with latest resolution, staff updates,
+comments, and manual re-runs (llm/resolve_ticket)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
+
+from api.deps import CurrentUser, PageDep, SessionDep, SupportUser
+from api.schemas import ERROR_RESPONSES, PageOut
+from api.tickets import service
+from api.tickets.schemas import (
+    CommentCreate,
+    CommentRead,
+    ResolutionRead,
+    RunQueued,
+    RunSummary,
+    TicketCreate,
+    TicketCreated,
+    TicketDetail,
+    TicketRead,
+    TicketUpdate,
+)
+from core.models import Category, Priority, TicketStatus
+from core.repositories.runs import RunRepository
+from core.repositories.tickets import (
+    CommentRepository,
+    ResolutionRepository,
+    TicketFilters,
+    TicketRepository,
+)
+
+router = APIRouter(prefix="/tickets", tags=["tickets"], responses=ERROR_RESPONSES)
+llm_router = APIRouter(prefix="/llm", tags=["agent"], responses=ERROR_RESPONSES)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=TicketCreated)
+async def create_ticket(
+    body: TicketCreate, user: CurrentUser, session: SessionDep
+) -> TicketCreated:
+    ticket, run = await service.create(
+        session=session,
+        owner=user,
+        title=body.title,
+        description=body.description,
+        category_hint=body.category_hint,
+    )
+    await session.refresh(ticket)
+    return TicketCreated(ticket=TicketRead.model_validate(ticket), run_id=run.id)
+
+
+@router.get("", response_model=PageOut[TicketRead])
+async def list_tickets(
+    user: CurrentUser,
+    session: SessionDep,
+    page: PageDep,
+    status_: Annotated[TicketStatus | None, Query(alias="status")] = None,
+    category: Category | None = None,
+    priority: Priority | None = None,
+    assignee_id: uuid.UUID | None = None,
+    q: Annotated[str | None, Query(max_length=200, description="full-text search")] = None,
+) -> PageOut[TicketRead]:
+    filters = TicketFilters(
+        owner_id=None if user.is_staff else user.id,
+        status=status_,
+        category=category,
+        priority=priority,
+        assignee_id=assignee_id,
+        q=q.strip() if q and q.strip() else None,
+    )
+    result = await TicketRepository(session).list(filters, page)
+    return PageOut[TicketRead](
+        items=[TicketRead.model_validate(t) for t in result.items],
+        total=result.total,
+        page=result.page,
+        page_size=result.page_size,
+    )
+
+
+@router.get("/{ticket_id}", response_model=TicketDetail)
+async def get_ticket(ticket_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> TicketDetail:
+    ticket = await service.get_visible(session=session, user=user, ticket_id=ticket_id)
+    resolution = await ResolutionRepository(session).latest_for(ticket.id)
+    runs = await RunRepository(session).list_for_ticket(ticket.id)
+    return TicketDetail(
+        **TicketRead.model_validate(ticket).model_dump(),
+        latest_resolution=ResolutionRead.model_validate(resolution) if resolution else None,
+        latest_run=RunSummary.model_validate(runs[-1]) if runs else None,
+    )
+
+
+@router.patch("/{ticket_id}", response_model=TicketRead)
+async def update_ticket(
+    ticket_id: uuid.UUID, body: TicketUpdate, staff: SupportUser, session: SessionDep
+) -> TicketRead:
+    ticket = await service.update(
+        session=session,
+        actor=staff,
+        ticket_id=ticket_id,
+        status=body.status,
+        priority=body.priority,
+        assignee_id=body.assignee_id,
+        unassign=body.unassign,
+    )
+    return TicketRead.model_validate(ticket)
+
+
+@router.post(
+    "/{ticket_id}/comments", status_code=status.HTTP_201_CREATED, response_model=CommentRead
+)
+async def add_comment(
+    ticket_id: uuid.UUID,
+    body: CommentCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    request: Request,
+) -> CommentRead:
+    comment = await service.add_comment(
+        session=session,
+        user=user,
+        ticket_id=ticket_id,
+        body=body.body,
+        internal=body.internal,
+        embedder=request.app.state.agent_context.embedder,
+    )
+    return CommentRead.model_validate(comment)
+
+
+@router.get("/{ticket_id}/comments", response_model=PageOut[CommentRead])
+async def list_comments(
+    ticket_id: uuid.UUID, user: CurrentUser, session: SessionDep, page: PageDep
+) -> PageOut[CommentRead]:
+    ticket = await service.get_visible(session=session, user=user, ticket_id=ticket_id)
+    result = await CommentRepository(session).list_for(
+        ticket.id, include_internal=user.is_staff, page=page
+    )
+    return PageOut[CommentRead](
+        items=[CommentRead.model_validate(c) for c in result.items],
+        total=result.total,
+        page=result.page,
+        page_size=result.page_size,
+    )
+
+
+@llm_router.post(
+    "/resolve_ticket/{ticket_id}", status_code=status.HTTP_202_ACCEPTED, response_model=RunQueued
+)
+async def resolve_ticket(ticket_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> RunQueued:
+    run = await service.request_resolution(session=session, user=user, ticket_id=ticket_id)
+    return RunQueued(run_id=run.id, status=run.status)

@@ -1,0 +1,146 @@
+"""SQL for tickets, comments and resolutions."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.models import (
+    Category,
+    Priority,
+    Resolution,
+    Ticket,
+    TicketComment,
+    TicketStatus,
+)
+from core.pagination import Page, PageRequest
+
+
+@dataclass(frozen=True)
+class TicketFilters:
+    owner_id: uuid.UUID | None = None  # set for non-staff callers: they see their own only
+    status: TicketStatus | None = None
+    category: Category | None = None
+    priority: Priority | None = None
+    assignee_id: uuid.UUID | None = None
+    q: str | None = None
+
+
+class TicketRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, ticket: Ticket) -> Ticket:
+        self.session.add(ticket)
+        await self.session.flush()
+        return ticket
+
+    async def get(self, ticket_id: uuid.UUID, *, for_update: bool = False) -> Ticket | None:
+        stmt = select(Ticket).where(Ticket.id == ticket_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    def _filtered(self, filters: TicketFilters) -> Select[tuple[Ticket]]:
+        stmt = select(Ticket)
+        if filters.owner_id is not None:
+            stmt = stmt.where(Ticket.owner_id == filters.owner_id)
+        if filters.status is not None:
+            stmt = stmt.where(Ticket.status == filters.status)
+        if filters.category is not None:
+            stmt = stmt.where(Ticket.category == filters.category)
+        if filters.priority is not None:
+            stmt = stmt.where(Ticket.priority == filters.priority)
+        if filters.assignee_id is not None:
+            stmt = stmt.where(Ticket.assignee_id == filters.assignee_id)
+        if filters.q:
+            stmt = stmt.where(
+                Ticket.search_tsv.op("@@")(func.websearch_to_tsquery("english", filters.q))
+            )
+        return stmt
+
+    async def list(self, filters: TicketFilters, page: PageRequest) -> Page[Ticket]:
+        stmt = self._filtered(filters)
+        total = await self.session.scalar(select(func.count()).select_from(stmt.subquery()))
+        rows = await self.session.scalars(
+            stmt.order_by(Ticket.created_at.desc(), Ticket.id.desc())
+            .offset(page.offset)
+            .limit(page.page_size)
+        )
+        return Page(list(rows), total or 0, page.page, page.page_size)
+
+    async def set_embedding(
+        self, ticket_id: uuid.UUID, resolution_text: str, embedding: list[float]
+    ) -> None:
+        ticket = await self.get(ticket_id)
+        if ticket is not None:
+            ticket.resolution_text = resolution_text
+            ticket.embedding = embedding
+            await self.session.flush()
+
+
+class CommentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, comment: TicketComment) -> TicketComment:
+        self.session.add(comment)
+        await self.session.flush()
+        return comment
+
+    async def list_for(
+        self, ticket_id: uuid.UUID, *, include_internal: bool, page: PageRequest
+    ) -> Page[TicketComment]:
+        stmt = select(TicketComment).where(TicketComment.ticket_id == ticket_id)
+        if not include_internal:
+            stmt = stmt.where(TicketComment.internal.is_(False))
+        total = await self.session.scalar(select(func.count()).select_from(stmt.subquery()))
+        rows = await self.session.scalars(
+            stmt.order_by(TicketComment.created_at, TicketComment.id)
+            .offset(page.offset)
+            .limit(page.page_size)
+        )
+        return Page(list(rows), total or 0, page.page, page.page_size)
+
+
+class ResolutionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def latest_for(self, ticket_id: uuid.UUID) -> Resolution | None:
+        stmt = (
+            select(Resolution)
+            .where(Resolution.ticket_id == ticket_id)
+            .order_by(Resolution.version.desc())
+            .limit(1)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def for_run(self, run_id: uuid.UUID) -> Resolution | None:
+        stmt = select(Resolution).where(Resolution.run_id == run_id)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def add_version(self, ticket_id: uuid.UUID, **fields: Any) -> Resolution:
+        """Next version for the ticket; the ticket row lock serializes concurrent writers."""
+        await self.session.execute(
+            text("SELECT 1 FROM tickets WHERE id = :id FOR UPDATE"), {"id": ticket_id}
+        )
+        current = await self.session.scalar(
+            select(func.coalesce(func.max(Resolution.version), 0)).where(
+                Resolution.ticket_id == ticket_id
+            )
+        )
+        resolution = Resolution(ticket_id=ticket_id, version=(current or 0) + 1, **fields)
+        self.session.add(resolution)
+        await self.session.flush()
+        return resolution
+
+    async def accept(self, resolution: Resolution, ticket: Ticket) -> None:
+        resolution.accepted_at = resolution.accepted_at or datetime.now(UTC)
+        ticket.accepted_resolution_id = resolution.id
+        await self.session.flush()

@@ -1,0 +1,183 @@
+"""Hybrid retrieval shared by the agent and the KB search endpoint.
+
+Candidates come from pgvector kNN and Postgres full-text (core.repositories.search); they are
+fused with weighted reciprocal rank fusion: score = sum_i w_i / (k + rank_i). The weights and the
+mode are settings, tuned on the evals dataset.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.models import Document, DocumentChunk, Resolution, Ticket
+from core.providers.embeddings import Embedder
+from core.repositories.search import SearchRepository
+from core.settings import RetrievalMode, Settings
+
+
+@dataclass(frozen=True)
+class FusedHit:
+    id: uuid.UUID
+    score: float
+    vector_rank: int | None
+    fulltext_rank: int | None
+
+
+def fuse(
+    vector_ids: Sequence[uuid.UUID],
+    fulltext_ids: Sequence[uuid.UUID],
+    *,
+    k: int,
+    weight_vector: float,
+    weight_fulltext: float,
+    top_k: int,
+) -> list[FusedHit]:
+    vector_rank = {id_: i + 1 for i, id_ in enumerate(vector_ids)}
+    text_rank = {id_: i + 1 for i, id_ in enumerate(fulltext_ids)}
+    scored = []
+    for id_ in dict.fromkeys([*vector_ids, *fulltext_ids]):
+        score = 0.0
+        if id_ in vector_rank:
+            score += weight_vector / (k + vector_rank[id_])
+        if id_ in text_rank:
+            score += weight_fulltext / (k + text_rank[id_])
+        scored.append(FusedHit(id_, score, vector_rank.get(id_), text_rank.get(id_)))
+    scored.sort(key=lambda h: (-h.score, str(h.id)))
+    return scored[:top_k]
+
+
+@dataclass(frozen=True)
+class SimilarTicket:
+    id: uuid.UUID
+    title: str
+    description: str
+    category: str | None
+    resolution_summary: str
+    solution_steps: list[str]
+    score: float
+    vector_rank: int | None
+    fulltext_rank: int | None
+
+
+@dataclass(frozen=True)
+class DocChunkHit:
+    id: uuid.UUID
+    document_id: uuid.UUID
+    filename: str
+    heading_path: str | None
+    page: int | None
+    text: str
+    score: float
+    vector_rank: int | None
+    fulltext_rank: int | None
+
+
+class Retriever:
+    def __init__(self, settings: Settings, embedder: Embedder) -> None:
+        self.settings = settings
+        self.embedder = embedder
+
+    async def _ranked(self, vector_search, text_search, query: str, mode: RetrievalMode):
+        s = self.settings
+        n = max(s.retrieval_candidates, s.retrieval_top_k)
+        vector_ids: list[uuid.UUID] = []
+        text_ids: list[uuid.UUID] = []
+        if mode in (RetrievalMode.vector, RetrievalMode.hybrid):
+            vector_ids = await vector_search(await self.embedder.embed_query(query), n)
+        if mode in (RetrievalMode.fulltext, RetrievalMode.hybrid):
+            text_ids = await text_search(query, n)
+        return fuse(
+            vector_ids,
+            text_ids,
+            k=s.rrf_k,
+            weight_vector=s.fusion_weight_vector,
+            weight_fulltext=s.fusion_weight_fulltext,
+            top_k=s.retrieval_top_k,
+        )
+
+    async def similar_tickets(
+        self,
+        session: AsyncSession,
+        query: str,
+        *,
+        exclude: uuid.UUID | None = None,
+        mode: RetrievalMode | None = None,
+    ) -> list[SimilarTicket]:
+        repo = SearchRepository(session)
+        await repo.tune_hnsw(self.settings.hnsw_ef_search)
+        hits = await self._ranked(
+            lambda v, n: repo.resolved_tickets_by_vector(v, n, exclude),
+            lambda q, n: repo.resolved_tickets_by_text(q, n, exclude),
+            query,
+            mode or self.settings.retrieval_mode,
+        )
+        if not hits:
+            return []
+        rows = await session.execute(
+            select(Ticket, Resolution)
+            .join(Resolution, Resolution.id == Ticket.accepted_resolution_id)
+            .where(Ticket.id.in_([h.id for h in hits]))
+        )
+        by_id = {t.id: (t, r) for t, r in rows}
+        return [
+            SimilarTicket(
+                id=h.id,
+                title=by_id[h.id][0].title,
+                description=by_id[h.id][0].description,
+                category=by_id[h.id][0].category,
+                resolution_summary=by_id[h.id][1].summary,
+                solution_steps=_steps(by_id[h.id][1].solutions),
+                score=h.score,
+                vector_rank=h.vector_rank,
+                fulltext_rank=h.fulltext_rank,
+            )
+            for h in hits
+            if h.id in by_id
+        ]
+
+    async def doc_chunks(
+        self, session: AsyncSession, query: str, *, mode: RetrievalMode | None = None
+    ) -> list[DocChunkHit]:
+        repo = SearchRepository(session)
+        await repo.tune_hnsw(self.settings.hnsw_ef_search)
+        hits = await self._ranked(
+            repo.doc_chunks_by_vector,
+            repo.doc_chunks_by_text,
+            query,
+            mode or self.settings.retrieval_mode,
+        )
+        if not hits:
+            return []
+        rows = await session.execute(
+            select(DocumentChunk, Document.filename)
+            .join(Document, Document.id == DocumentChunk.document_id)
+            .where(DocumentChunk.id.in_([h.id for h in hits]))
+        )
+        by_id = {c.id: (c, filename) for c, filename in rows}
+        return [
+            DocChunkHit(
+                id=h.id,
+                document_id=by_id[h.id][0].document_id,
+                filename=by_id[h.id][1],
+                heading_path=by_id[h.id][0].heading_path,
+                page=by_id[h.id][0].page,
+                text=by_id[h.id][0].text,
+                score=h.score,
+                vector_rank=h.vector_rank,
+                fulltext_rank=h.fulltext_rank,
+            )
+            for h in hits
+            if h.id in by_id
+        ]
+
+
+def _steps(solutions: list[dict]) -> list[str]:
+    steps: list[str] = []
+    for solution in solutions:
+        steps.extend(str(s) for s in solution.get("steps", []))
+    return steps
