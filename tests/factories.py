@@ -33,20 +33,33 @@ async def resolved_ticket(
     category: Category = Category.other,
 ) -> uuid.UUID:
     draft = DraftResolution(
-        summary=resolution, diagnoses=[resolution], confidence=0.9,
+        summary=resolution,
+        diagnoses=[resolution],
+        confidence=0.9,
         solutions=[Solution(title="Fix", steps=steps)],
     )
     text = retrieval_text(title, description, draft)
     [embedding] = await embedder.embed_documents([text])
     async with sessionmaker.begin() as session:
-        ticket = Ticket(owner_id=owner_id, title=title, description=description,
-                        category=category, status=TicketStatus.closed,
-                        resolution_text=text, embedding=embedding)
+        ticket = Ticket(
+            owner_id=owner_id,
+            title=title,
+            description=description,
+            category=category,
+            status=TicketStatus.closed,
+            resolution_text=text,
+            embedding=embedding,
+        )
         session.add(ticket)
         await session.flush()
         accepted = Resolution(
-            ticket_id=ticket.id, version=1, summary=resolution, diagnoses=draft.diagnoses,
-            solutions=[s.model_dump() for s in draft.solutions], sources=[], confidence=0.9,
+            ticket_id=ticket.id,
+            version=1,
+            summary=resolution,
+            diagnoses=draft.diagnoses,
+            solutions=[s.model_dump() for s in draft.solutions],
+            sources=[],
+            confidence=0.9,
             model="human",
         )
         session.add(accepted)
@@ -66,13 +79,19 @@ async def kb_document(
     vectors = await embedder.embed_documents([f"{h}\n{t}" for h, t in sections])
     digest = hashlib.sha256(repr(sections).encode()).hexdigest()
     async with sessionmaker.begin() as session:
-        document = Document(filename=filename, mime="text/markdown", sha256=digest,
-                            title=filename, pages=None)
+        document = Document(
+            filename=filename, mime="text/markdown", sha256=digest, title=filename, pages=None
+        )
         session.add(document)
         await session.flush()
         chunks = [
-            DocumentChunk(document_id=document.id, ordinal=i, heading_path=heading, text=text,
-                          embedding=vector)
+            DocumentChunk(
+                document_id=document.id,
+                ordinal=i,
+                heading_path=heading,
+                text=text,
+                embedding=vector,
+            )
             for i, ((heading, text), vector) in enumerate(zip(sections, vectors, strict=True))
         ]
         session.add_all(chunks)

@@ -20,14 +20,18 @@ from tests.fakes import CannedWebSearch, classification, resolution, scripted
 @pytest.fixture
 async def vpn_evidence(app, agent_context, admin) -> dict[str, uuid.UUID]:
     ticket_id = await factories.resolved_ticket(
-        app.state.sessionmaker, agent_context.embedder, owner_id=admin.id,
+        app.state.sessionmaker,
+        agent_context.embedder,
+        owner_id=admin.id,
         title="GlobalProtect VPN drops every few minutes",
         description="VPN disconnects constantly when working from home.",
         resolution="Updated GlobalProtect to 6.2 which fixed the keep-alive bug.",
         steps=["Open Company Portal", "Install GlobalProtect 6.2", "Reconnect"],
     )
     [chunk_id] = await factories.kb_document(
-        app.state.sessionmaker, agent_context.embedder, filename="vpn.md",
+        app.state.sessionmaker,
+        agent_context.embedder,
+        filename="vpn.md",
         sections=[("VPN > Disconnects", "1. Update GlobalProtect to 6.2\n2. Reconnect")],
     )
     return {"ticket": ticket_id, "chunk": chunk_id}
@@ -35,7 +39,8 @@ async def vpn_evidence(app, agent_context, admin) -> dict[str, uuid.UUID]:
 
 async def file_ticket(client: httpx.AsyncClient, actor, title: str, description: str) -> dict:
     response = await client.post(
-        "/api/v1/tickets", json={"title": title, "description": description},
+        "/api/v1/tickets",
+        json={"title": title, "description": description},
         headers=actor.headers,
     )
     assert response.status_code == 201, response.text
@@ -75,7 +80,8 @@ async def test_happy_path_persists_a_cited_resolution(
     [stored] = await resolutions_of(app, created["ticket"]["id"])
     assert stored.version == 1 and stored.confidence == 0.8
     assert {(s["type"], s["id"]) for s in stored.sources} == {
-        ("ticket", str(vpn_evidence["ticket"])), ("doc", str(vpn_evidence["chunk"]))
+        ("ticket", str(vpn_evidence["ticket"])),
+        ("doc", str(vpn_evidence["chunk"])),
     }
     ticket = await ticket_row(app, created["ticket"]["id"])
     assert ticket.status is TicketStatus.resolved and ticket.category.value == "network_vpn"
@@ -150,12 +156,16 @@ async def test_repeated_failure_hands_off_then_staff_resume(
     assert state.interrupts and "3 attempts" in state.interrupts[0].value["reason"]
 
     staff_version = DraftResolution(
-        summary="Reinstall the VPN client from Company Portal.", diagnoses=["Corrupt client"],
+        summary="Reinstall the VPN client from Company Portal.",
+        diagnoses=["Corrupt client"],
         solutions=[Solution(title="Reinstall", steps=["Uninstall", "Install again"])],
-        sources=["T1"], confidence=1.0,
+        sources=["T1"],
+        confidence=1.0,
     )
     outcome = await runner.resume(
-        app.state.graph, agent_context, run_id,
+        app.state.graph,
+        agent_context,
+        run_id,
         HumanDecision(action="edit", resolution=staff_version, by=str(support.id)),
     )
     assert outcome.status is RunStatus.succeeded
@@ -172,7 +182,9 @@ async def test_low_confidence_hands_off_and_reject_keeps_it_escalated(
     await drain()
     run_id = uuid.UUID(created["run_id"])
     outcome = await runner.resume(
-        app.state.graph, agent_context, run_id,
+        app.state.graph,
+        agent_context,
+        run_id,
         HumanDecision(action="reject", note="Not an IT problem", by=str(support.id)),
     )
     assert outcome.status is RunStatus.succeeded
@@ -191,7 +203,9 @@ async def test_approve_persists_the_draft(
     created = await file_ticket(client, user, *VPN)
     await drain()
     outcome = await runner.resume(
-        app.state.graph, agent_context, uuid.UUID(created["run_id"]),
+        app.state.graph,
+        agent_context,
+        uuid.UUID(created["run_id"]),
         HumanDecision(action="approve", by=str(support.id)),
     )
     assert outcome.status is RunStatus.succeeded
@@ -219,7 +233,10 @@ async def test_web_results_can_be_cited(app, client, user, agent_context, drain)
     await drain()
     [stored] = await resolutions_of(app, created["ticket"]["id"])
     assert stored.sources[0] == {
-        "label": "W1", "type": "web", "id": "https://example.com/gp", "title": "GP 6.2 notes"
+        "label": "W1",
+        "type": "web",
+        "id": "https://example.com/gp",
+        "title": "GP 6.2 notes",
     }
 
 
@@ -234,7 +251,8 @@ async def test_offline_resolver_cites_only_retrieved_evidence(
     [stored] = await resolutions_of(app, created["ticket"]["id"])
     assert stored.model == "offline-extractive"
     assert {s["id"] for s in stored.sources} <= {
-        str(vpn_evidence["ticket"]), str(vpn_evidence["chunk"])
+        str(vpn_evidence["ticket"]),
+        str(vpn_evidence["chunk"]),
     }
     assert stored.sources and stored.confidence >= 0.35
     steps = [step for s in stored.solutions for step in s["steps"]]

@@ -1,0 +1,164 @@
+"""Hybrid retrieval on real pgvector with the real local embedding model (assertions on ranks)."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.models import Category
+from core.retrieval import Retriever, fuse
+from core.settings import RetrievalMode
+from tests import factories
+
+HISTORY = {
+    "vpn": (
+        "GlobalProtect VPN disconnects every few minutes",
+        "Working from home, the VPN drops the connection constantly.",
+        "Updated GlobalProtect to 6.2; the keep-alive bug is fixed.",
+        Category.network_vpn,
+    ),
+    "printer": (
+        "Cannot print to 3rd floor Ricoh",
+        "Print jobs stay in the queue and never come out.",
+        "Re-added the printer through PaperCut and cleared the spooler.",
+        Category.printing,
+    ),
+    "outlook": (
+        "Outlook stuck on loading profile",
+        "Outlook hangs at the splash screen every morning.",
+        "Rebuilt the Outlook profile and removed the oversized OST file.",
+        Category.email,
+    ),
+    "mfa": (
+        "New phone, Okta Verify codes not working",
+        "I switched phones and now the MFA push never arrives.",
+        "Reset Okta Verify enrollment and re-registered the new device.",
+        Category.access_accounts,
+    ),
+    "disk": (
+        "C: drive full",
+        "Windows says low disk space, only 200MB left.",
+        "Ran Storage Sense and moved the Downloads folder to OneDrive.",
+        Category.os,
+    ),
+    "phishing": (
+        "Suspicious email asking for my password",
+        "Got a mail pretending to be HR with a login link.",
+        "Reported with the Phish Alert button; security blocked the sender.",
+        Category.security,
+    ),
+    "dock": (
+        "Monitors not detected on dock",
+        "External screens stay black when docked.",
+        "Updated the Dell dock firmware and the DisplayLink driver.",
+        Category.hardware,
+    ),
+    "wifi": (
+        "Wi-Fi NW-Corp keeps asking for certificate",
+        "Laptop won't join the corporate wireless.",
+        "Renewed the 802.1X machine certificate via Intune sync.",
+        Category.network_vpn,
+    ),
+}
+
+KEYWORD_QUERIES = {
+    "vpn": "GlobalProtect VPN disconnects",
+    "printer": "Ricoh print queue stuck",
+    "outlook": "Outlook profile loading",
+    "disk": "low disk space C: drive full",
+}
+PARAPHRASED_QUERIES = {
+    "vpn": "the thing that lets me work from home keeps kicking me out",
+    "mfa": "got a new mobile and the approval notification to sign in never shows up",
+    "dock": "my two big screens stay dark when I plug the laptop into the desk station",
+    "phishing": "weird message from someone claiming to be human resources wants my credentials",
+}
+
+
+@pytest.fixture
+async def history(app, agent_context, admin) -> dict[str, str]:
+    ids = {}
+    for key, (title, description, fix, category) in HISTORY.items():
+        ids[key] = str(
+            await factories.resolved_ticket(
+                app.state.sessionmaker,
+                agent_context.embedder,
+                owner_id=admin.id,
+                title=title,
+                description=description,
+                resolution=fix,
+                steps=[fix],
+                category=category,
+            )
+        )
+    return ids
+
+
+async def ranked(app, agent_context, query: str, mode: RetrievalMode) -> list[str]:
+    retriever = Retriever(app.state.settings, agent_context.embedder)
+    async with app.state.sessionmaker() as session:
+        return [str(t.id) for t in await retriever.similar_tickets(session, query, mode=mode)]
+
+
+async def test_vpn_disconnects_finds_the_resolved_vpn_ticket_first(
+    app, agent_context, history
+) -> None:
+    for mode in RetrievalMode:
+        hits = await ranked(app, agent_context, "VPN disconnects every few minutes", mode)
+        assert hits[0] == history["vpn"], mode
+
+
+@pytest.mark.parametrize("mode", list(RetrievalMode))
+@pytest.mark.parametrize("key", list(KEYWORD_QUERIES))
+async def test_keyword_queries_rank_first_in_every_mode(app, agent_context, history, mode, key):
+    hits = await ranked(app, agent_context, KEYWORD_QUERIES[key], mode)
+    assert hits and hits[0] == history[key]
+
+
+@pytest.mark.parametrize("mode", [RetrievalMode.vector, RetrievalMode.hybrid])
+@pytest.mark.parametrize("key", list(PARAPHRASED_QUERIES))
+async def test_paraphrased_queries_rank_first_with_vectors(
+    app, agent_context, history, mode, key
+) -> None:
+    hits = await ranked(app, agent_context, PARAPHRASED_QUERIES[key], mode)
+    assert hits and hits[0] == history[key]
+
+
+async def test_fulltext_alone_misses_paraphrases(app, agent_context, history) -> None:
+    """The reason hybrid exists: without shared words full-text ranks the right ticket low."""
+    firsts = [
+        (await ranked(app, agent_context, query, RetrievalMode.fulltext) or [None])[0]
+        == history[key]
+        for key, query in PARAPHRASED_QUERIES.items()
+    ]
+    assert sum(firsts) < len(firsts)
+
+
+async def test_comments_of_resolved_tickets_are_searched(
+    app, client, agent_context, history, support
+) -> None:
+    await client.post(
+        f"/api/v1/tickets/{history['disk']}/comments",
+        json={"body": "Root cause was a runaway Teams cache of 40 GB", "internal": True},
+        headers=support.headers,
+    )
+    for mode in (RetrievalMode.fulltext, RetrievalMode.hybrid):
+        hits = await ranked(app, agent_context, "Teams cache huge", mode)
+        assert hits[0] == history["disk"], mode
+
+
+async def test_unresolved_tickets_are_not_similar_tickets(app, client, agent_context, user):
+    await client.post(
+        "/api/v1/tickets",
+        headers=user.headers,
+        json={"title": "VPN disconnects", "description": "VPN drops"},
+    )
+    assert await ranked(app, agent_context, "VPN disconnects", RetrievalMode.hybrid) == []
+
+
+def test_weighted_rrf() -> None:
+    a, b, c = "a", "b", "c"
+    fused = fuse([a, b], [c, b], k=60, weight_vector=1.0, weight_fulltext=1.0, top_k=3)
+    assert fused[0].id == b  # in both lists
+    vector_only = fuse([a, b], [c, b], k=60, weight_vector=1.0, weight_fulltext=0.0, top_k=3)
+    assert [h.id for h in vector_only][:2] == [a, b]
+    assert fused[0].vector_rank == 2 and fused[0].fulltext_rank == 2
