@@ -15,6 +15,7 @@ from core.db import DatabaseUrls, create_engine, create_sessionmaker, database_l
 from core.errors import InferraError
 from core.logging import configure_logging
 from core.models import Role
+from core.providers.embeddings import embedding_dimension
 from core.settings import get_settings
 
 app = typer.Typer(help="Inferra: AI-assisted IT support backend.", no_args_is_help=True)
@@ -43,7 +44,7 @@ def run_in_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
             await engine.dispose()
 
     with database_location(settings) as urls:
-        migrate.upgrade(urls)
+        migrate.upgrade(urls, embedding_dim=embedding_dimension(settings))
         return asyncio.run(_run(urls))
 
 
@@ -71,8 +72,9 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply migrations up to REVISION (default: head)."""
-    with database_location(get_settings()) as urls:
-        migrate.upgrade(urls, revision)
+    settings = get_settings()
+    with database_location(settings) as urls:
+        migrate.upgrade(urls, revision, embedding_dim=embedding_dimension(settings))
     typer.echo(f"database at {revision}")
 
 
@@ -112,9 +114,27 @@ def create_admin(
 
 @app.command("seed-demo")
 def seed_demo() -> None:
-    """Load demo users (and, as the rooms land, KB documents and tickets)."""
+    """Load demo users, a small knowledge base, resolved past tickets and two open tickets."""
+    from core.providers.embeddings import create_embedder
     from inferra.demo import seed
 
-    summary = run_in_session(seed)
+    embedder = create_embedder(get_settings())
+    summary = run_in_session(lambda session: seed(session, embedder))
     for line in summary:
         typer.echo(line)
+    typer.echo(
+        "the open tickets are resolved by the worker of `inferra serve` (or `inferra worker`)"
+    )
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="Process the queued runs, then exit")] = False,
+    concurrency: Annotated[int | None, typer.Option(help="Runs at a time")] = None,
+) -> None:
+    """Run agent runs from the queue (extra workers scale out `serve`'s in-process one)."""
+    from inferra.worker import run_worker
+
+    processed = asyncio.run(run_worker(get_settings(), once=once, concurrency=concurrency))
+    if once:
+        typer.echo(f"processed {processed} run(s)")

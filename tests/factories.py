@@ -1,5 +1,4 @@
-"""Real rows for tests: resolved tickets with accepted resolutions, and KB documents with chunks,
-embedded with the real local model."""
+"""Real rows for tests, embedded with the real local model."""
 
 from __future__ import annotations
 
@@ -8,17 +7,10 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agent.nodes.persist import retrieval_text
-from agent.schemas import DraftResolution, Solution
-from core.models import (
-    Category,
-    Document,
-    DocumentChunk,
-    Resolution,
-    Ticket,
-    TicketStatus,
-)
+from core.history import import_resolved_ticket
+from core.models import Category, Document
 from core.providers.embeddings import Embedder
+from core.repositories.documents import ChunkIn, DocumentRepository
 
 
 async def resolved_ticket(
@@ -32,39 +24,17 @@ async def resolved_ticket(
     steps: list[str],
     category: Category = Category.other,
 ) -> uuid.UUID:
-    draft = DraftResolution(
-        summary=resolution,
-        diagnoses=[resolution],
-        confidence=0.9,
-        solutions=[Solution(title="Fix", steps=steps)],
-    )
-    text = retrieval_text(title, description, draft)
-    [embedding] = await embedder.embed_documents([text])
     async with sessionmaker.begin() as session:
-        ticket = Ticket(
+        ticket = await import_resolved_ticket(
+            session,
+            embedder,
             owner_id=owner_id,
             title=title,
             description=description,
+            resolution=resolution,
+            steps=steps,
             category=category,
-            status=TicketStatus.closed,
-            resolution_text=text,
-            embedding=embedding,
         )
-        session.add(ticket)
-        await session.flush()
-        accepted = Resolution(
-            ticket_id=ticket.id,
-            version=1,
-            summary=resolution,
-            diagnoses=draft.diagnoses,
-            solutions=[s.model_dump() for s in draft.solutions],
-            sources=[],
-            confidence=0.9,
-            model="human",
-        )
-        session.add(accepted)
-        await session.flush()
-        ticket.accepted_resolution_id = accepted.id
         return ticket.id
 
 
@@ -79,21 +49,10 @@ async def kb_document(
     vectors = await embedder.embed_documents([f"{h}\n{t}" for h, t in sections])
     digest = hashlib.sha256(repr(sections).encode()).hexdigest()
     async with sessionmaker.begin() as session:
-        document = Document(
-            filename=filename, mime="text/markdown", sha256=digest, title=filename, pages=None
+        return await DocumentRepository(session).add_with_chunks(
+            Document(filename=filename, mime="text/markdown", sha256=digest, title=filename),
+            [
+                ChunkIn(text=t, heading_path=h, page=None, embedding=v)
+                for (h, t), v in zip(sections, vectors, strict=True)
+            ],
         )
-        session.add(document)
-        await session.flush()
-        chunks = [
-            DocumentChunk(
-                document_id=document.id,
-                ordinal=i,
-                heading_path=heading,
-                text=text,
-                embedding=vector,
-            )
-            for i, ((heading, text), vector) in enumerate(zip(sections, vectors, strict=True))
-        ]
-        session.add_all(chunks)
-        await session.flush()
-        return [c.id for c in chunks]

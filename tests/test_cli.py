@@ -45,19 +45,34 @@ async def test_create_admin_rejects_a_short_password(settings) -> None:
     assert result.returncode == 1 and "password" in result.stderr.lower()
 
 
-async def test_seed_demo_is_idempotent(client: httpx.AsyncClient, settings) -> None:
+async def test_seed_demo_then_worker_resolves_the_open_tickets_offline(
+    client: httpx.AsyncClient, settings
+) -> None:
     first = await cli(settings, "seed-demo")
     assert first.returncode == 0, first.stderr
+    assert "kb vpn-globalprotect.md" in first.stdout
     second = await cli(settings, "seed-demo")
-    assert second.returncode == 0 and "exists" in second.stdout
+    assert second.returncode == 0 and "exists" in second.stdout and "kb " not in second.stdout
     token = await login(client, "admin@demo.inferra.dev", "demo-password")
-    users = await client.get("/api/v1/users", headers={"Authorization": f"Bearer {token}"})
-    assert users.json()["total"] == 4
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (await client.get("/api/v1/users", headers=headers)).json()["total"] == 4
     assert_error_shape(await client.get("/api/v1/users"), 401)
+
+    worker = await cli(settings, "worker", "--once")
+    assert worker.returncode == 0 and "processed 2 run(s)" in worker.stdout, worker.stderr
+    alice = {
+        "Authorization": f"Bearer {await login(client, 'alice@demo.inferra.dev', 'demo-password')}"
+    }
+    mine = (await client.get("/api/v1/tickets?q=VPN", headers=alice)).json()["items"]
+    detail = (await client.get(f"/api/v1/tickets/{mine[0]['id']}", headers=alice)).json()
+    resolution = detail["latest_resolution"]
+    assert detail["status"] == "resolved" and resolution["model"] == "offline-extractive"
+    assert any("6.2" in step for s in resolution["solutions"] for step in s["steps"])
+    assert {s["type"] for s in resolution["sources"]} <= {"ticket", "doc"}
 
 
 def test_help_lists_the_commands(settings) -> None:
     result = run_cli(settings, "--help")
     assert result.returncode == 0
-    for command in ("serve", "db", "create-admin", "seed-demo"):
+    for command in ("serve", "db", "create-admin", "seed-demo", "worker"):
         assert command in result.stdout

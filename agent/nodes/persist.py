@@ -17,6 +17,7 @@ from agent.context import AgentContext
 from agent.evidence import by_label
 from agent.schemas import DraftResolution
 from agent.state import AgentState
+from core.history import ticket_retrieval_text
 from core.models import Category, Priority, TicketStatus
 from core.repositories.tickets import ResolutionRepository, TicketRepository
 
@@ -24,8 +25,8 @@ log = structlog.get_logger(__name__)
 
 
 def retrieval_text(title: str, description: str, draft: DraftResolution) -> str:
-    steps = " ".join(step for s in draft.solutions for step in s.steps)
-    return f"{title}\n{description}\nResolution: {draft.summary} {steps}"
+    steps = [step for s in draft.solutions for step in s.steps]
+    return ticket_retrieval_text(title, description, draft.summary, steps)
 
 
 def cited_sources(state: AgentState, draft: DraftResolution) -> list[dict[str, Any]]:

@@ -1,0 +1,61 @@
+"""Resolved tickets as retrieval evidence: the text that is embedded, and importing past
+tickets (demo data, eval datasets) with an accepted resolution."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.models import Category, Resolution, Ticket, TicketStatus
+from core.providers.embeddings import Embedder
+
+
+def ticket_retrieval_text(title: str, description: str, summary: str, steps: Sequence[str]) -> str:
+    """Problem + accepted resolution: what a similar future ticket is matched against."""
+    return f"{title}\n{description}\nResolution: {summary} {' '.join(steps)}"
+
+
+async def import_resolved_ticket(
+    session: AsyncSession,
+    embedder: Embedder,
+    *,
+    owner_id: uuid.UUID,
+    title: str,
+    description: str,
+    resolution: str,
+    steps: Sequence[str] = (),
+    category: Category = Category.other,
+    model: str = "imported",
+) -> Ticket:
+    text = ticket_retrieval_text(title, description, resolution, steps)
+    [embedding] = await embedder.embed_documents([text])
+    ticket = Ticket(
+        owner_id=owner_id,
+        title=title,
+        description=description,
+        category=category,
+        status=TicketStatus.closed,
+        resolution_text=text,
+        embedding=embedding,
+    )
+    session.add(ticket)
+    await session.flush()
+    accepted = Resolution(
+        ticket_id=ticket.id,
+        version=1,
+        summary=resolution,
+        diagnoses=[resolution],
+        solutions=[{"title": "Resolution", "steps": list(steps) or [resolution]}],
+        sources=[],
+        confidence=1.0,
+        model=model,
+        accepted_at=datetime.now(UTC),
+    )
+    session.add(accepted)
+    await session.flush()
+    ticket.accepted_resolution_id = accepted.id
+    await session.flush()
+    return ticket
