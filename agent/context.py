@@ -74,3 +74,8 @@ def standalone_context() -> AgentContext:
     url = settings.database_url or start_embedded_postgres(settings.embedded_pg_dir).get_uri()
     engine = create_engine(DatabaseUrls.from_any(url))
     return build_context(settings, create_sessionmaker(engine))
+
+
+def context_of(runtime) -> AgentContext:
+    """The run's context; runs started by LangGraph Studio get one built from settings."""
+    return runtime.context if runtime.context is not None else standalone_context()

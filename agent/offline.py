@@ -253,7 +253,8 @@ async def resolve(
     return DraftResolution(
         summary=(
             f"Extracted from {len(tickets)} similar resolved ticket(s) and {len(docs)} "
-            f"knowledge-base section(s); closest match: {best['title']}."
+            f"knowledge-base section(s); closest match: "
+            f"{best['title'].removeprefix('Resolved ticket: ')}."
         )[:2000],
         diagnoses=diagnoses[:8],
         solutions=solutions[:6],

@@ -42,6 +42,8 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     root.setLevel(level.upper())
     # pgserver logs every pg_ctl invocation at INFO; keep its warnings only.
     logging.getLogger("pgserver").setLevel(logging.WARNING)
+    # ddgs logs every unreachable engine at INFO; the agent records the skipped step itself.
+    logging.getLogger("ddgs").setLevel(logging.WARNING)
     for noisy in ("uvicorn.access",):
         logging.getLogger(noisy).handlers.clear()
         logging.getLogger(noisy).propagate = False

@@ -8,7 +8,7 @@ import structlog
 from langgraph.runtime import Runtime
 
 from agent import offline, prompts
-from agent.context import AgentContext
+from agent.context import AgentContext, context_of
 from agent.schemas import Classification
 from agent.state import AgentState
 
@@ -17,7 +17,7 @@ log = structlog.get_logger(__name__)
 
 async def classify(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     ticket = state["ticket"]
-    model = runtime.context.chat_model
+    model = context_of(runtime).chat_model
     skipped = []
     result: Classification | None = None
     if model is not None:
@@ -32,7 +32,7 @@ async def classify(state: AgentState, runtime: Runtime[AgentContext]) -> dict[st
         except Exception as exc:  # provider down or unparsable: fall back, say so
             log.warning("classify_model_failed", error=str(exc)[:200])
             skipped.append({"step": "classify_model", "reason": f"{type(exc).__name__}"})
-    classified_by = runtime.context.model_name if result is not None else "offline-keywords"
+    classified_by = context_of(runtime).model_name if result is not None else "offline-keywords"
     if result is None:
         result = offline.classify(ticket["title"], ticket["description"], ticket["category_hint"])
     return {

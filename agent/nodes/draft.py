@@ -10,7 +10,7 @@ from langgraph.runtime import Runtime
 from pydantic import ValidationError
 
 from agent import offline, prompts
-from agent.context import OFFLINE_MODEL, AgentContext
+from agent.context import OFFLINE_MODEL, AgentContext, context_of
 from agent.evidence import collect
 from agent.schemas import DraftResolution
 from agent.state import AgentState
@@ -19,7 +19,7 @@ log = structlog.get_logger(__name__)
 
 
 async def draft(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-    ctx = runtime.context
+    ctx = context_of(runtime)
     attempts = state.get("attempts", 0) + 1
     evidence = collect(state)
     ticket = state["ticket"]

@@ -14,7 +14,7 @@ from langgraph.graph import END
 from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 
-from agent.context import AgentContext
+from agent.context import AgentContext, context_of
 from agent.schemas import HumanDecision
 from agent.state import AgentState
 from core.models import TicketComment, TicketStatus
@@ -25,7 +25,7 @@ async def handoff(
     state: AgentState, runtime: Runtime[AgentContext]
 ) -> Command[Literal["persist", "__end__"]]:
     ticket_id = uuid.UUID(state["ticket"]["ticket_id"])
-    async with runtime.context.sessionmaker.begin() as session:
+    async with context_of(runtime).sessionmaker.begin() as session:
         ticket = await TicketRepository(session).get(ticket_id, for_update=True)
         if ticket is not None and ticket.status not in (TicketStatus.closed,):
             ticket.status = TicketStatus.escalated
@@ -47,7 +47,7 @@ async def handoff(
     if decision.action == "approve" and state.get("draft") is not None:
         return Command(goto="persist", update=update)
     if decision.note and decision.by:
-        async with runtime.context.sessionmaker.begin() as session:
+        async with context_of(runtime).sessionmaker.begin() as session:
             await CommentRepository(session).add(
                 TicketComment(
                     ticket_id=ticket_id,

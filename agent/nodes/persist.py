@@ -13,7 +13,7 @@ import structlog
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
-from agent.context import AgentContext
+from agent.context import AgentContext, context_of
 from agent.evidence import by_label
 from agent.schemas import DraftResolution
 from agent.state import AgentState
@@ -41,7 +41,7 @@ def cited_sources(state: AgentState, draft: DraftResolution) -> list[dict[str, A
 async def persist(
     state: AgentState, runtime: Runtime[AgentContext], config: RunnableConfig
 ) -> dict[str, Any]:
-    ctx = runtime.context
+    ctx = context_of(runtime)
     run_id = uuid.UUID(config["configurable"]["thread_id"])
     ticket_in = state["ticket"]
     ticket_id = uuid.UUID(ticket_in["ticket_id"])

@@ -7,13 +7,13 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from agent.context import AgentContext
+from agent.context import AgentContext, context_of
 from agent.nodes.retrieve_tickets import _jsonable, query_text
 from agent.state import AgentState
 
 
 async def retrieve_docs(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-    ctx = runtime.context
+    ctx = context_of(runtime)
     async with ctx.sessionmaker() as session:
         hits = await ctx.retriever.doc_chunks(session, query_text(state))
     return {"doc_chunks": [_jsonable(asdict(h)) for h in hits]}

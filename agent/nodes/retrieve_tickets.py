@@ -8,7 +8,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from agent.context import AgentContext
+from agent.context import AgentContext, context_of
 from agent.state import AgentState
 
 
@@ -21,7 +21,7 @@ def query_text(state: AgentState) -> str:
 
 
 async def retrieve_tickets(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-    ctx = runtime.context
+    ctx = context_of(runtime)
     async with ctx.sessionmaker() as session:
         hits = await ctx.retriever.similar_tickets(
             session, query_text(state), exclude=uuid.UUID(state["ticket"]["ticket_id"])

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from langgraph.runtime import Runtime
 from pydantic import ValidationError
 
-from agent.context import AgentContext
+from agent.context import AgentContext, context_of
 from agent.evidence import by_label
 from agent.schemas import DraftResolution
 from agent.state import AgentState
@@ -54,7 +54,7 @@ def check_draft(state: AgentState) -> list[str]:
 
 
 async def validate(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-    settings = runtime.context.settings
+    settings = context_of(runtime).settings
     errors = check_draft(state)
     reason = None
     if errors and state.get("attempts", 0) >= settings.agent_max_draft_attempts:

@@ -7,7 +7,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from agent.context import AgentContext
+from agent.context import AgentContext, context_of
 from agent.state import AgentState
 from core.providers import ProviderUnavailable
 
@@ -15,7 +15,7 @@ from core.providers import ProviderUnavailable
 async def web_search(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     query = state.get("search_query") or state["ticket"]["title"]
     try:
-        results = await runtime.context.web_search.search(query)
+        results = await context_of(runtime).web_search.search(query)
     except ProviderUnavailable as exc:
         return {"web_results": [], "skipped": [{"step": "web_search", "reason": str(exc)}]}
     return {"web_results": [asdict(r) for r in results]}

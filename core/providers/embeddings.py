@@ -54,7 +54,10 @@ class LocalEmbedder:
 
     def _encode(self, texts: Sequence[str]) -> list[list[float]]:
         vectors = self._load().encode(
-            list(texts), batch_size=self.batch_size, normalize_embeddings=True
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            show_progress_bar=False,
         )
         return [v.tolist() for v in vectors]
 
