@@ -19,14 +19,19 @@ from agent.nodes.retrieve_docs import retrieve_docs
 from agent.nodes.retrieve_tickets import retrieve_tickets
 from agent.nodes.validate import route_after_validate, validate
 from agent.nodes.web_search import web_search
-from agent.state import AgentState, InputState
+from agent.state import AgentState
 
 RETRIEVAL_STEPS = ["retrieve_tickets", "retrieve_docs", "web_search"]
 NODE_ORDER = ["classify", *RETRIEVAL_STEPS, "draft", "validate", "handoff", "persist"]
 
 
+def route_start(state: AgentState) -> list[str]:
+    """A new ticket starts at classify; a replay or fork where its parent checkpoint stood."""
+    return state.get("start_at") or ["classify"]
+
+
 def build_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
-    builder = StateGraph(AgentState, context_schema=AgentContext, input_schema=InputState)
+    builder = StateGraph(AgentState, context_schema=AgentContext)
     builder.add_node("classify", classify)
     builder.add_node("retrieve_tickets", retrieve_tickets)
     builder.add_node("retrieve_docs", retrieve_docs)
@@ -36,7 +41,7 @@ def build_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStat
     builder.add_node("handoff", handoff)
     builder.add_node("persist", persist)
 
-    builder.add_edge(START, "classify")
+    builder.add_conditional_edges(START, route_start, NODE_ORDER)
     for step in RETRIEVAL_STEPS:
         builder.add_edge("classify", step)
     builder.add_edge(RETRIEVAL_STEPS, "draft")  # join: draft waits for all three

@@ -203,7 +203,9 @@ async def resolve(
 ) -> DraftResolution:
     candidates = [e for e in evidence if e["type"] in ("ticket", "doc")]
     if candidates:
-        vectors = await embedder.embed_documents([ticket_text] + [e["text"] for e in candidates])
+        # Titles carry meaning (a KB heading path, a past ticket's title): compare with them.
+        texts = [f"{e['title']}\n{e['text']}" for e in candidates]
+        vectors = await embedder.embed_documents([ticket_text, *texts])
         query, rest = vectors[0], vectors[1:]
         sims = [sum(a * b for a, b in zip(query, v, strict=True)) for v in rest]
     else:

@@ -30,7 +30,11 @@ Ticket ({category}, {priority}): {title}
 
 Evidence:
 {evidence}
-{errors}"""
+{hint}{errors}"""
+
+HINT = """
+Note from support staff: {hint}
+"""
 
 RETRY = """
 Your previous answer was rejected for these reasons; fix all of them:

@@ -26,13 +26,15 @@ def thread_config(run_id: uuid.UUID | str) -> dict[str, Any]:
     return {"configurable": {"thread_id": str(run_id)}}
 
 
-def ticket_input(ticket: Ticket) -> TicketInput:
-    return TicketInput(
-        ticket_id=str(ticket.id),
-        title=ticket.title,
-        description=ticket.description,
-        category_hint=ticket.category_hint.value if ticket.category_hint else None,
-    )
+def ticket_input(ticket: Ticket) -> dict[str, Any]:
+    return {
+        "ticket": TicketInput(
+            ticket_id=str(ticket.id),
+            title=ticket.title,
+            description=ticket.description,
+            category_hint=ticket.category_hint.value if ticket.category_hint else None,
+        )
+    }
 
 
 async def _outcome(graph: CompiledStateGraph, run_id: uuid.UUID) -> RunOutcome:
@@ -43,15 +45,18 @@ async def _outcome(graph: CompiledStateGraph, run_id: uuid.UUID) -> RunOutcome:
 
 
 async def execute(
-    graph: CompiledStateGraph, context: AgentContext, run_id: uuid.UUID, ticket: TicketInput
+    graph: CompiledStateGraph,
+    context: AgentContext,
+    run_id: uuid.UUID,
+    start: dict[str, Any],
 ) -> RunOutcome:
-    """Run to the end or to an interrupt. A run that already has checkpoints (its worker died)
-    continues from the last one instead of starting over."""
+    """Run to the end or to an interrupt, from `start` (a ticket's input, or a fork's state).
+    A run that already has checkpoints (its worker died) goes on from the last one."""
     config = thread_config(run_id)
     snapshot = await graph.aget_state(config)
     if snapshot.interrupts or (snapshot.created_at is not None and not snapshot.next):
         return await _outcome(graph, run_id)  # waiting for staff, or already finished
-    graph_input = None if snapshot.created_at is not None else {"ticket": ticket}
+    graph_input = None if snapshot.created_at is not None else start
     await graph.ainvoke(graph_input, config, context=context, durability="sync")
     return await _outcome(graph, run_id)
 
@@ -66,3 +71,23 @@ async def resume(
         durability="sync",
     )
     return await _outcome(graph, run_id)
+
+
+async def fork_input(
+    graph: CompiledStateGraph,
+    parent_run_id: uuid.UUID,
+    checkpoint_id: str,
+    state_patch: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The input of a replay/fork run: the parent's state at checkpoint_id (with the staff's
+    edits), starting at the steps that were next there."""
+    config = thread_config(parent_run_id)
+    config["configurable"]["checkpoint_id"] = checkpoint_id
+    snapshot = await graph.aget_state(config)
+    if snapshot.created_at is None:
+        raise LookupError(f"checkpoint {checkpoint_id} not found in run {parent_run_id}")
+    if not snapshot.next:
+        raise ValueError("nothing follows the final checkpoint of a run")
+    values = {**snapshot.values, **(state_patch or {})}
+    values["start_at"] = [n for n in snapshot.next if n != "__start__"] or ["classify"]
+    return values

@@ -38,5 +38,9 @@ class AgentState(InputState, total=False):
     handoff_reason: str | None
     human_decision: dict[str, Any] | None
     resolution_id: str | None
+    # Set by staff on a fork (e.g. "the user is on macOS"); the draft takes it into account.
+    staff_hint: str | None
+    # Replays and forks start a new run at the steps that were next at the parent checkpoint.
+    start_at: list[str] | None
     # Parallel branches append to it in the same step, hence the reducer.
     skipped: Annotated[list[Skipped], operator.add]

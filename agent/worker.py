@@ -79,12 +79,19 @@ class RunWorker:
     async def _execute(self, run: AgentRun) -> runner.RunOutcome:
         if run.attempts > MAX_ATTEMPTS:
             raise RuntimeError(f"gave up after {MAX_ATTEMPTS} attempts (worker crashes?)")
+        log.info("run_started", attempt=run.attempts, trigger=run.trigger.value)
+        return await runner.execute(self.graph, self.context, run.id, await self._start(run))
+
+    async def _start(self, run: AgentRun) -> dict:
+        if run.parent_run_id and run.parent_checkpoint_id:
+            return await runner.fork_input(
+                self.graph, run.parent_run_id, run.parent_checkpoint_id, run.state_patch
+            )
         async with self.sessionmaker() as session:
             ticket = await TicketRepository(session).get(run.ticket_id)
         if ticket is None:
             raise RuntimeError("ticket no longer exists")
-        log.info("run_started", attempt=run.attempts, trigger=run.trigger.value)
-        return await runner.execute(self.graph, self.context, run.id, runner.ticket_input(ticket))
+        return runner.ticket_input(ticket)
 
     async def _finish(self, run_id: uuid.UUID, status: RunStatus, **fields) -> None:
         async with self.sessionmaker.begin() as session:

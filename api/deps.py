@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from langgraph.graph.state import CompiledStateGraph
 
+from agent.context import AgentContext
 from api.auth.backend import current_active_user
 from api.session import SessionDep
 from core.errors import Forbidden
@@ -19,6 +21,18 @@ def get_settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_graph(request: Request) -> CompiledStateGraph:
+    return request.app.state.graph
+
+
+def get_agent_context(request: Request) -> AgentContext:
+    return request.app.state.agent_context
+
+
+GraphDep = Annotated[CompiledStateGraph, Depends(get_graph)]
+AgentContextDep = Annotated[AgentContext, Depends(get_agent_context)]
 CurrentUser = Annotated[User, Depends(current_active_user)]
 
 
@@ -46,4 +60,13 @@ def page_request(
 
 PageDep = Annotated[PageRequest, Depends(page_request)]
 
-__all__ = ["AdminUser", "CurrentUser", "PageDep", "SessionDep", "SettingsDep", "SupportUser"]
+__all__ = [
+    "AdminUser",
+    "AgentContextDep",
+    "CurrentUser",
+    "GraphDep",
+    "PageDep",
+    "SessionDep",
+    "SettingsDep",
+    "SupportUser",
+]

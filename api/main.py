@@ -16,8 +16,11 @@ from agent.graph import build_graph
 from agent.worker import RunWorker
 from api.auth.router import router as auth_router
 from api.errors import install_error_handlers
+from api.feedback.router import router as feedback_router
 from api.health import router as health_router
-from api.middleware import RequestContextMiddleware
+from api.kb.router import router as kb_router
+from api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from api.runs.router import router as runs_router
 from api.tickets.router import llm_router
 from api.tickets.router import router as tickets_router
 from api.users.router import router as users_router
@@ -104,6 +107,13 @@ def create_app(settings: Settings | None = None, **agent_overrides) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_request_bytes,
+        # multipart framing on top of the files themselves
+        upload_max_bytes=settings.ingest_max_request_bytes + 256 * 1024,
+        upload_paths=(f"{API_PREFIX}/llm/ingest_doc",),
+    )
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     app.include_router(health_router)
@@ -111,6 +121,9 @@ def create_app(settings: Settings | None = None, **agent_overrides) -> FastAPI:
     app.include_router(users_router, prefix=API_PREFIX)
     app.include_router(tickets_router, prefix=API_PREFIX)
     app.include_router(llm_router, prefix=API_PREFIX)
+    app.include_router(kb_router, prefix=API_PREFIX)
+    app.include_router(runs_router, prefix=API_PREFIX)
+    app.include_router(feedback_router, prefix=API_PREFIX)
     return app
 
 

@@ -6,7 +6,10 @@ import time
 import uuid
 
 import structlog
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.errors import InferraError
 
 log = structlog.get_logger("inferra.access")
 
@@ -54,4 +57,71 @@ def _incoming_request_id(scope: Scope) -> str | None:
             candidate = value.decode("latin-1")[:64]
             if candidate.replace("-", "").isalnum():
                 return candidate
+    return None
+
+
+class BodySizeLimitMiddleware:
+    """413 for request bodies over the limit, checked on Content-Length and while streaming.
+
+    Hand-written rather than FastAPI's max_body_size: that one answers with its own plain
+    body, not our error shape. Uploads (paths in `upload_paths`) get their own, larger limit.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, upload_max_bytes: int, upload_paths: tuple[str, ...]
+    ) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.upload_max_bytes = upload_max_bytes
+        self.upload_paths = upload_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self._limit_for(scope["path"])
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await _too_large(limit)(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+    def _limit_for(self, path: str) -> int:
+        if path.startswith(self.upload_paths):
+            return self.upload_max_bytes
+        return self.max_bytes
+
+
+class BodyTooLarge(InferraError):
+    status_code = 413
+    code = "payload_too_large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"The request body is larger than {limit} bytes", details={"max_bytes": limit}
+        )
+
+
+def _too_large(limit: int) -> JSONResponse:
+    return JSONResponse(BodyTooLarge(limit).to_body(), status_code=413)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
     return None

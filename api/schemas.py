@@ -6,7 +6,10 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from core.text import Text
+
 T = TypeVar("T")
+__all__ = ["ERROR_RESPONSES", "ErrorOut", "PageOut", "Text"]
 
 
 class PageOut(BaseModel, Generic[T]):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 
 import psutil
@@ -42,6 +43,9 @@ def prune_stale_handles(pgdata: Path) -> list[int]:
 def start_embedded_postgres(pgdata: Path):  # -> pgserver.PostgresServer (untyped package)
     """Start (or attach to) the embedded server; returns the pgserver handle."""
     import pgserver  # imported lazily: only needed when DATABASE_URL is unset
+
+    # platformdirs warns when XDG_RUNTIME_DIR is unset (servers, CI); its /tmp fallback is fine.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
     pgdata = pgdata.resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)

@@ -59,3 +59,18 @@ async def import_resolved_ticket(
     ticket.accepted_resolution_id = accepted.id
     await session.flush()
     return ticket
+
+
+async def accept_resolution(
+    session: AsyncSession, embedder: Embedder, ticket: Ticket, resolution: Resolution
+) -> None:
+    """Make `resolution` the ticket's accepted one: from now on retrieval finds this ticket,
+    matched on its problem and this resolution."""
+    steps = [str(step) for s in resolution.solutions for step in s.get("steps", [])]
+    text = ticket_retrieval_text(ticket.title, ticket.description, resolution.summary, steps)
+    if text != ticket.resolution_text or ticket.embedding is None:
+        [ticket.embedding] = await embedder.embed_documents([text])
+        ticket.resolution_text = text
+    resolution.accepted_at = resolution.accepted_at or datetime.now(UTC)
+    ticket.accepted_resolution_id = resolution.id
+    await session.flush()

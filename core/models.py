@@ -214,6 +214,7 @@ class AgentRun(Base):
     model: Mapped[str | None] = mapped_column(String(100))
     error: Mapped[str | None] = mapped_column(Text)
     skipped_steps: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    state_patch: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # fork edits
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     worker_id: Mapped[str | None] = mapped_column(String(100))
@@ -257,6 +258,38 @@ class DocumentChunk(Base):
     )
 
 
+class Verdict(StrEnum):
+    helpful = "helpful"
+    not_helpful = "not_helpful"
+
+
+class FeedbackReason(StrEnum):
+    incorrect = "incorrect"
+    incomplete = "incomplete"
+    outdated = "outdated"
+    irrelevant = "irrelevant"
+    other = "other"
+
+
+class Feedback(Base):
+    """One verdict per user per resolution (a new one replaces the old)."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    resolution_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("resolutions.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    verdict: Mapped[Verdict] = mapped_column(_enum(Verdict, "feedback_verdict"))
+    reason: Mapped[FeedbackReason | None] = mapped_column(_enum(FeedbackReason, "feedback_reason"))
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now_column()
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
 class Meta(Base):
     """Facts fixed per database, e.g. the embedding dimension (a mismatch is a startup error)."""
 
@@ -272,6 +305,8 @@ __all__ = [
     "Category",
     "Document",
     "DocumentChunk",
+    "Feedback",
+    "FeedbackReason",
     "Meta",
     "Priority",
     "RateLimitHit",
@@ -283,4 +318,5 @@ __all__ = [
     "TicketComment",
     "TicketStatus",
     "User",
+    "Verdict",
 ]

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Document, DocumentChunk, Resolution, Ticket
 from core.providers.embeddings import Embedder
+from core.repositories.feedback import FeedbackRepository
 from core.repositories.search import SearchRepository
 from core.settings import RetrievalMode, Settings
 
@@ -82,7 +83,9 @@ class Retriever:
         self.settings = settings
         self.embedder = embedder
 
-    async def _ranked(self, vector_search, text_search, query: str, mode: RetrievalMode):
+    async def _ranked(
+        self, vector_search, text_search, query: str, mode: RetrievalMode, top_k: int | None = None
+    ):
         s = self.settings
         n = max(s.retrieval_candidates, s.retrieval_top_k)
         vector_ids: list[uuid.UUID] = []
@@ -97,7 +100,7 @@ class Retriever:
             k=s.rrf_k,
             weight_vector=s.fusion_weight_vector,
             weight_fulltext=s.fusion_weight_fulltext,
-            top_k=s.retrieval_top_k,
+            top_k=top_k or s.retrieval_top_k,
         )
 
     async def similar_tickets(
@@ -115,7 +118,9 @@ class Retriever:
             lambda q, n: repo.resolved_tickets_by_text(q, n, exclude),
             query,
             mode or self.settings.retrieval_mode,
+            top_k=self.settings.retrieval_candidates,
         )
+        hits = await self._demote_unhelpful(session, hits)
         if not hits:
             return []
         rows = await session.execute(
@@ -139,6 +144,16 @@ class Retriever:
             for h in hits
             if h.id in by_id
         ]
+
+    async def _demote_unhelpful(self, session: AsyncSession, hits: list[FusedHit]):
+        counts = await FeedbackRepository(session).not_helpful_counts([h.id for h in hits])
+        factor = self.settings.feedback_demotion_factor
+        rescored = [
+            replace(h, score=h.score * factor ** counts[h.id]) if h.id in counts else h
+            for h in hits
+        ]
+        rescored.sort(key=lambda h: (-h.score, str(h.id)))
+        return rescored[: self.settings.retrieval_top_k]
 
     async def doc_chunks(
         self, session: AsyncSession, query: str, *, mode: RetrievalMode | None = None

@@ -63,6 +63,17 @@ class Settings(BaseSettings):
     fusion_weight_vector: float = Field(default=1.0, ge=0)
     fusion_weight_fulltext: float = Field(default=0.5, ge=0)
     hnsw_ef_search: int = Field(default=80, ge=10, le=1000)
+    # Each not_helpful verdict on a ticket's accepted resolution multiplies its score by this.
+    feedback_demotion_factor: float = Field(default=0.5, ge=0, le=1)
+
+    # Knowledge-base ingestion (ingestion/). The per-file limit applies to the CLI too.
+    ingest_max_file_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    ingest_max_request_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    # Chunk size in word-pieces of the embedding model's tokenizer, heading path included:
+    # all-MiniLM-L6-v2 truncates past 256 (254 + [CLS] + [SEP]), so a bigger chunk loses its tail.
+    ingest_chunk_tokens: int = Field(default=200, ge=32, le=254)
+    ingest_chunk_overlap_tokens: int = Field(default=40, ge=0, le=127)  # capped at half a chunk
+    ingest_embed_batch_size: int = Field(default=64, ge=1, le=1024)
 
     # Agent
     agent_max_draft_attempts: int = Field(default=3, ge=1, le=10)
@@ -71,6 +82,9 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=2, ge=1, le=32)
     worker_lease_seconds: int = Field(default=60, ge=5)
     worker_poll_seconds: float = Field(default=1.0, gt=0)
+
+    # JSON request bodies (uploads have their own limits above); larger bodies get 413.
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     log_level: str = "INFO"
     log_json: bool = True

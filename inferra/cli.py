@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -138,3 +139,68 @@ def worker(
     processed = asyncio.run(run_worker(get_settings(), once=once, concurrency=concurrency))
     if once:
         typer.echo(f"processed {processed} run(s)")
+
+
+@app.command()
+def ingest(paths: list[Path]) -> None:
+    """Ingest files or folders (recursive) into the knowledge base: .pdf .docx .md .txt .html."""
+    from rich.console import Console
+
+    from core.providers.embeddings import create_embedder
+    from ingestion.pipeline import ingest_paths
+
+    settings, console = get_settings(), Console()
+    summary = run_in_session(
+        lambda session: ingest_paths(
+            session, paths, embedder=create_embedder(settings), settings=settings, console=console
+        )
+    )
+    console.print(summary.as_table())
+    if summary.failures:
+        console.print(summary.failures_table())
+        raise typer.Exit(code=1)
+
+
+@app.command("eval")
+def eval_(
+    dataset: Annotated[
+        Path | None, typer.Option(help="Dataset folder (default evals/datasets/it_support_v1)")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N cases")] = None,
+    no_web: Annotated[bool, typer.Option("--no-web", help="Disable web search")] = False,
+    judge: Annotated[
+        bool, typer.Option("--judge", help="LLM judge for coverage (needs GEMINI_API_KEY)")
+    ] = False,
+    retrieval_only: Annotated[
+        bool, typer.Option("--retrieval-only", help="Only the retrieval ablation, no graph run")
+    ] = False,
+    modes: Annotated[
+        str | None, typer.Option(help="Ablation modes, e.g. vector,fulltext,hybrid")
+    ] = None,
+    fulltext_weights: Annotated[
+        str | None, typer.Option(help="Ablation: hybrid at these FUSION_WEIGHT_FULLTEXT values")
+    ] = None,
+    compare: Annotated[
+        tuple[Path, Path] | None, typer.Option(help="Compare two results folders A B (no run)")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Results folder (default evals/results/<UTC time>)")
+    ] = None,
+) -> None:
+    """Evaluate the agent on a dataset in a fresh database; results in evals/results/."""
+    from rich.console import Console
+
+    from evals.command import DEFAULT_DATASET, EvalOptions, main
+
+    options = EvalOptions(
+        dataset=dataset or DEFAULT_DATASET,
+        limit=limit,
+        no_web=no_web,
+        judge=judge,
+        retrieval_only=retrieval_only,
+        modes=modes,
+        fulltext_weights=fulltext_weights,
+        compare=compare,
+        out=out,
+    )
+    raise typer.Exit(code=main(options, Console()))

@@ -18,16 +18,21 @@ def tool_call(schema: str, args: dict[str, Any]) -> AIMessage:
 
 class ScriptedChatModel(GenericFakeChatModel):
     """Answers each call with the next scripted message; with_structured_output works because
-    bind_tools is a no-op and the scripted AIMessages carry the tool call."""
+    bind_tools is a no-op and the scripted AIMessages carry the tool call. Keeps the prompts."""
 
     model: str = "scripted-fake"
+    prompts: list[str] = []  # noqa: RUF012 (a pydantic field: copied per instance)
 
     def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedChatModel:
         return self
 
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+        self.prompts.append("\n".join(str(m.content) for m in messages))
+        return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+
 
 def scripted(*messages: AIMessage) -> ScriptedChatModel:
-    return ScriptedChatModel(messages=iter(messages))
+    return ScriptedChatModel(messages=iter(messages), prompts=[])
 
 
 def classification(category: str = "network_vpn", priority: str = "high") -> AIMessage:

@@ -31,6 +31,7 @@ async def draft(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, 
             title=ticket["title"],
             description=ticket["description"],
             evidence=prompts.evidence_block(evidence),
+            hint=prompts.HINT.format(hint=state["staff_hint"]) if state.get("staff_hint") else "",
             errors=prompts.RETRY.format(errors="\n".join(state["validation_errors"]))
             if state.get("validation_errors")
             else "",
@@ -46,6 +47,6 @@ async def draft(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, 
             if result is None:
                 return {**base, "draft_error": "The answer contained no structured resolution."}
             return {**base, "draft": result.model_dump(), "drafted_by": ctx.model_name}
-    text = f"{ticket['title']}\n{ticket['description']}"
-    result = await offline.resolve(text, evidence, ctx.embedder)
+    text = f"{ticket['title']}\n{ticket['description']}\n{state.get('staff_hint') or ''}"
+    result = await offline.resolve(text.strip(), evidence, ctx.embedder)
     return {**base, "draft": result.model_dump(), "drafted_by": OFFLINE_MODEL}

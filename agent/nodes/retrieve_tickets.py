@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
+from enum import Enum
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -17,6 +18,8 @@ def query_text(state: AgentState) -> str:
     query = f"{ticket['title']}\n{ticket['description']}"
     if state.get("search_query") and state["search_query"] != ticket["title"]:
         query += f"\n{state['search_query']}"
+    if state.get("staff_hint"):
+        query += f"\n{state['staff_hint']}"
     return query
 
 
@@ -30,4 +33,5 @@ async def retrieve_tickets(state: AgentState, runtime: Runtime[AgentContext]) ->
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: str(v) if isinstance(v, uuid.UUID) else v for k, v in row.items()}
+    """Checkpoints hold plain JSON: ids and enums become strings."""
+    return {k: str(v) if isinstance(v, uuid.UUID | Enum) else v for k, v in row.items()}

@@ -6,10 +6,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, status
 
-from api.deps import CurrentUser, PageDep, SessionDep, SupportUser
-from api.schemas import ERROR_RESPONSES, PageOut
+from api.deps import AgentContextDep, CurrentUser, PageDep, SessionDep, SupportUser
+from api.schemas import ERROR_RESPONSES, PageOut, Text
 from api.tickets import service
 from api.tickets.schemas import (
     CommentCreate,
@@ -60,7 +60,7 @@ async def list_tickets(
     category: Category | None = None,
     priority: Priority | None = None,
     assignee_id: uuid.UUID | None = None,
-    q: Annotated[str | None, Query(max_length=200, description="full-text search")] = None,
+    q: Annotated[Text | None, Query(max_length=200, description="full-text search")] = None,
 ) -> PageOut[TicketRead]:
     filters = TicketFilters(
         owner_id=None if user.is_staff else user.id,
@@ -93,7 +93,11 @@ async def get_ticket(ticket_id: uuid.UUID, user: CurrentUser, session: SessionDe
 
 @router.patch("/{ticket_id}", response_model=TicketRead)
 async def update_ticket(
-    ticket_id: uuid.UUID, body: TicketUpdate, staff: SupportUser, session: SessionDep
+    ticket_id: uuid.UUID,
+    body: TicketUpdate,
+    staff: SupportUser,
+    session: SessionDep,
+    context: AgentContextDep,
 ) -> TicketRead:
     ticket = await service.update(
         session=session,
@@ -103,6 +107,7 @@ async def update_ticket(
         priority=body.priority,
         assignee_id=body.assignee_id,
         unassign=body.unassign,
+        embedder=context.embedder,
     )
     return TicketRead.model_validate(ticket)
 
@@ -115,7 +120,7 @@ async def add_comment(
     body: CommentCreate,
     user: CurrentUser,
     session: SessionDep,
-    request: Request,
+    context: AgentContextDep,
 ) -> CommentRead:
     comment = await service.add_comment(
         session=session,
@@ -123,7 +128,7 @@ async def add_comment(
         ticket_id=ticket_id,
         body=body.body,
         internal=body.internal,
-        embedder=request.app.state.agent_context.embedder,
+        embedder=context.embedder,
     )
     return CommentRead.model_validate(comment)
 

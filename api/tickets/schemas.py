@@ -6,14 +6,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from api.schemas import Text
 from core.models import Category, Priority, RunStatus, RunTrigger, TicketStatus
 
 
 class TicketCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str = Field(min_length=3, max_length=200)
-    description: str = Field(min_length=1, max_length=10_000)
+    title: Text = Field(min_length=3, max_length=200)
+    description: Text = Field(min_length=1, max_length=10_000)
     category_hint: Category | None = None
 
 
@@ -94,7 +95,7 @@ class RunQueued(BaseModel):
 class CommentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    body: str = Field(min_length=1, max_length=5000)
+    body: Text = Field(min_length=1, max_length=5000)
     internal: bool = False
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, Forbidden, InferraError, NotFound
+from core.history import accept_resolution
 from core.models import (
     AgentRun,
     Role,
@@ -92,6 +93,7 @@ async def update(
     priority,
     assignee_id: uuid.UUID | None,
     unassign: bool,
+    embedder: Embedder,
 ) -> Ticket:
     ticket = await TicketRepository(session).get(ticket_id, for_update=True)
     if ticket is None:
@@ -105,7 +107,7 @@ async def update(
                 details={"allowed": sorted(s.value for s in TRANSITIONS[ticket.status])},
             )
         if status is TicketStatus.closed and ticket.status is TicketStatus.resolved:
-            await _accept_latest_resolution(session, ticket)
+            await _accept_latest_resolution(session, ticket, embedder)
         ticket.status = status
     if priority is not None:
         ticket.priority = priority
@@ -126,12 +128,13 @@ async def update(
     return ticket
 
 
-async def _accept_latest_resolution(session: AsyncSession, ticket: Ticket) -> None:
+async def _accept_latest_resolution(
+    session: AsyncSession, ticket: Ticket, embedder: Embedder
+) -> None:
     """Closing a resolved ticket accepts its latest resolution: it becomes retrieval evidence."""
-    resolutions = ResolutionRepository(session)
-    latest = await resolutions.latest_for(ticket.id)
+    latest = await ResolutionRepository(session).latest_for(ticket.id)
     if latest is not None:
-        await resolutions.accept(latest, ticket)
+        await accept_resolution(session, embedder, ticket, latest)
 
 
 async def add_comment(

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from api.deps import AdminUser, CurrentUser, PageDep, SessionDep
-from api.schemas import ERROR_RESPONSES, PageOut
+from api.schemas import ERROR_RESPONSES, PageOut, Text
 from api.users import service
 from api.users.schemas import RoleUpdate, UserRead
 from core.models import Role
@@ -30,7 +30,7 @@ async def list_users(
     role: Role | None = None,
     is_active: bool | None = None,
     email: Annotated[
-        str | None, Query(max_length=320, description="substring of the email")
+        Text | None, Query(max_length=320, description="substring of the email")
     ] = None,
 ) -> PageOut[UserRead]:
     result = await UserRepository(session).list(

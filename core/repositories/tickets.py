@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select, text
@@ -139,8 +138,3 @@ class ResolutionRepository:
         self.session.add(resolution)
         await self.session.flush()
         return resolution
-
-    async def accept(self, resolution: Resolution, ticket: Ticket) -> None:
-        resolution.accepted_at = resolution.accepted_at or datetime.now(UTC)
-        ticket.accepted_resolution_id = resolution.id
-        await self.session.flush()

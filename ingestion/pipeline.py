@@ -1,0 +1,330 @@
+"""The ingestion pipeline: bytes -> loaders -> chunker -> embeddings -> store, one document at a
+time, each in its own savepoint: a failure leaves nothing half-written and keeps the previous
+version. Same content again (sha256) is a no-op; new content under a known filename replaces it.
+Callers own the transaction (the request session, or the CLI's run_in_session) and commit it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+import uuid
+from collections.abc import Awaitable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TypeVar
+
+import structlog
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import InferraError
+from core.models import Document
+from core.providers import ProviderUnavailable
+from core.providers.embeddings import Embedder
+from core.repositories.documents import ChunkIn, DocumentRepository
+from core.settings import Settings
+from ingestion.chunker import Chunk, chunk_sections
+from ingestion.errors import DocumentTooLarge, EmbeddingsUnavailable, EmptyDocument
+from ingestion.loaders import ParsedDocument, is_accepted_name, load
+
+log = structlog.get_logger(__name__)
+
+MAX_FILENAME_CHARS = 255  # documents.filename
+T = TypeVar("T")
+
+
+class IngestStatus(StrEnum):
+    ingested = "ingested"
+    duplicate = "duplicate"
+    replaced = "replaced"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    filename: str
+    status: IngestStatus
+    document_id: uuid.UUID
+    pages: int | None
+    chunks: int
+    seconds: float
+    replaced_ids: tuple[uuid.UUID, ...] = ()
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # parse, chunk, embed, store
+
+
+async def ingest_bytes(
+    *,
+    session: AsyncSession,
+    embedder: Embedder,
+    settings: Settings,
+    filename: str,
+    data: bytes,
+    uploaded_by: uuid.UUID | None = None,
+) -> IngestResult:
+    started = time.perf_counter()
+    check_size(filename, len(data), settings)
+    _check_filename(filename)
+    sha256 = hashlib.sha256(data).hexdigest()
+    repo = DocumentRepository(session)
+    if (existing := await repo.by_sha256(sha256)) is not None:
+        return await _duplicate(repo, existing, filename, started)
+
+    stages = _Stopwatch()
+    parsed, rows = await _parse_chunk_embed(stages, embedder, settings, filename, data)
+    document = Document(
+        filename=filename,
+        mime=parsed.mime,
+        sha256=sha256,
+        title=parsed.title,
+        status="ready",
+        pages=parsed.pages,
+        uploaded_by=uploaded_by,
+    )
+    try:
+        replaced = await stages.run("store", _store(session, document, rows))
+    except IntegrityError:
+        # A concurrent upload stored the same content since the check above.
+        if (existing := await repo.by_sha256(sha256)) is None:
+            raise
+        return await _duplicate(repo, existing, filename, started)
+    result = IngestResult(
+        filename=filename,
+        status=IngestStatus.replaced if replaced else IngestStatus.ingested,
+        document_id=document.id,
+        pages=parsed.pages,
+        chunks=len(rows),
+        seconds=time.perf_counter() - started,
+        replaced_ids=tuple(replaced),
+        stage_seconds=stages.seconds,
+    )
+    _log_ingested(result)
+    return result
+
+
+async def _parse_chunk_embed(
+    stages: _Stopwatch, embedder: Embedder, settings: Settings, filename: str, data: bytes
+) -> tuple[ParsedDocument, list[ChunkIn]]:
+    # Parsing and tokenizing are CPU-bound: off the event loop, which keeps serving requests.
+    parsed = await stages.run("parse", asyncio.to_thread(load, filename, data))
+    chunks = await stages.run("chunk", asyncio.to_thread(_chunk, parsed, settings))
+    if not chunks:
+        raise EmptyDocument(
+            f"{filename} has no text to index (a scanned PDF needs OCR, which is not supported)"
+        )
+    vectors = await stages.run("embed", embed_chunks(embedder, chunks, filename, settings))
+    rows = [
+        ChunkIn(c.text, c.heading_path, c.page, v) for c, v in zip(chunks, vectors, strict=True)
+    ]
+    return parsed, rows
+
+
+def check_size(filename: str, size: int, settings: Settings) -> None:
+    if size > settings.ingest_max_file_bytes:
+        raise DocumentTooLarge(
+            f"{filename} is larger than the limit of {_megabytes(settings.ingest_max_file_bytes)}"
+        )
+
+
+def _check_filename(filename: str) -> None:
+    if len(filename) > MAX_FILENAME_CHARS:
+        raise InferraError(
+            f"{filename[:60]}...: file names are limited to {MAX_FILENAME_CHARS} characters",
+            code="filename_too_long",
+            status_code=422,
+        )
+
+
+def _log_ingested(result: IngestResult) -> None:
+    log.info(
+        "document_ingested",
+        filename=result.filename,
+        status=result.status.value,
+        document_id=str(result.document_id),
+        pages=result.pages,
+        chunks=result.chunks,
+        seconds=round(result.seconds, 3),
+        **{f"{stage}_s": round(s, 3) for stage, s in result.stage_seconds.items()},
+    )
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def _chunk(parsed: ParsedDocument, settings: Settings) -> list[Chunk]:
+    return chunk_sections(
+        parsed.sections,
+        chunk_tokens=settings.ingest_chunk_tokens,
+        overlap_tokens=settings.ingest_chunk_overlap_tokens,
+    )
+
+
+async def embed_chunks(
+    embedder: Embedder, chunks: Sequence[Chunk], filename: str, settings: Settings
+) -> list[list[float]]:
+    """In batches: bounded memory locally, bounded request size for a hosted provider."""
+    texts = [c.embedding_text for c in chunks]
+    size = settings.ingest_embed_batch_size
+    vectors: list[list[float]] = []
+    try:
+        for start in range(0, len(texts), size):
+            vectors.extend(await embedder.embed_documents(texts[start : start + size]))
+    except ProviderUnavailable as exc:
+        raise EmbeddingsUnavailable(f"{filename}: {exc}; nothing was stored") from exc
+    return vectors
+
+
+async def _store(session: AsyncSession, document: Document, rows: list[ChunkIn]) -> list[uuid.UUID]:
+    # One savepoint: the old version is deleted only if the new one is written entirely.
+    async with session.begin_nested():
+        return await DocumentRepository(session).replace_by_filename(document, rows)
+
+
+async def _duplicate(
+    repo: DocumentRepository, existing: Document, filename: str, started: float
+) -> IngestResult:
+    log.info(
+        "document_duplicate",
+        filename=filename,
+        document_id=str(existing.id),
+        stored_as=existing.filename,
+    )
+    return IngestResult(
+        filename=filename,
+        status=IngestStatus.duplicate,
+        document_id=existing.id,
+        pages=existing.pages,
+        chunks=await repo.chunk_count(existing.id),
+        seconds=time.perf_counter() - started,
+    )
+
+
+class _Stopwatch:
+    """Seconds per stage, for the log line and the benchmark's breakdown."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    async def run(self, stage: str, work: Awaitable[T]) -> T:
+        started = time.perf_counter()
+        try:
+            return await work
+        finally:
+            self.seconds[stage] = time.perf_counter() - started
+
+
+# --- Files and folders (the CLI) ------------------------------------------------------------
+
+
+@dataclass
+class IngestSummary:
+    files: int = 0
+    ingested: int = 0
+    replaced: int = 0
+    duplicates: int = 0
+    pages: int = 0
+    chunks: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (path, message)
+    seconds: float = 0.0
+
+    def add(self, result: IngestResult) -> None:
+        if result.status is IngestStatus.duplicate:
+            self.duplicates += 1
+            return
+        if result.status is IngestStatus.replaced:
+            self.replaced += 1
+        else:
+            self.ingested += 1
+        self.pages += result.pages or 0
+        self.chunks += result.chunks
+
+    def as_table(self) -> Table:
+        table = Table(title="Knowledge-base ingestion", show_header=False)
+        table.add_column("")
+        table.add_column("", justify="right")
+        for label, value in (
+            ("files", self.files),
+            ("ingested", self.ingested),
+            ("replaced", self.replaced),
+            ("pages", self.pages),
+            ("chunks", self.chunks),
+            ("skipped duplicates", self.duplicates),
+            ("failures", len(self.failures)),
+            ("seconds", f"{self.seconds:.1f}"),
+        ):
+            table.add_row(label, str(value))
+        return table
+
+    def failures_table(self) -> Table:
+        table = Table(title="Failures")
+        table.add_column("file")
+        table.add_column("error")
+        for path, message in self.failures:
+            table.add_row(path, message)
+        return table
+
+
+def collect_files(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:
+    """(path, document filename). A file keeps its name; a folder is walked recursively and its
+    files are named by their path inside it, so two README.md of one tree do not collide."""
+    for path in paths:
+        if not path.is_dir():
+            yield path, path.name
+            continue
+        for file in sorted(path.rglob("*")):
+            inside = file.relative_to(path)
+            hidden = any(part.startswith(".") for part in inside.parts)
+            if file.is_file() and not hidden and is_accepted_name(file.name):
+                yield file, inside.as_posix()
+
+
+async def ingest_paths(
+    session: AsyncSession,
+    paths: Sequence[Path],
+    *,
+    embedder: Embedder,
+    settings: Settings,
+    console: Console | None = None,
+) -> IngestSummary:
+    """Every file under `paths`; a failing file is recorded and the others go on. With a
+    console, a progress bar shows the file being ingested."""
+    started = time.perf_counter()
+    files = await asyncio.to_thread(lambda: list(collect_files(paths)))
+    summary = IngestSummary(files=len(files))
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=console is None,
+    ) as progress:
+        task = progress.add_task("ingesting", total=len(files))
+        for path, name in files:
+            progress.update(task, description=name)
+            try:
+                summary.add(await _ingest_file(session, path, name, embedder, settings))
+            except (InferraError, OSError) as exc:
+                message = getattr(exc, "message", None) or str(exc)
+                summary.failures.append((str(path), message))
+                log.warning("document_failed", path=str(path), error=message)
+            progress.advance(task)
+        progress.update(task, description="done")
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+async def _ingest_file(
+    session: AsyncSession, path: Path, name: str, embedder: Embedder, settings: Settings
+) -> IngestResult:
+    size = (await asyncio.to_thread(path.stat)).st_size
+    check_size(name, size, settings)  # before reading it into memory
+    data = await asyncio.to_thread(path.read_bytes)
+    return await ingest_bytes(
+        session=session, embedder=embedder, settings=settings, filename=name, data=data
+    )
