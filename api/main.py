@@ -20,6 +20,7 @@ from api.feedback.router import router as feedback_router
 from api.health import router as health_router
 from api.kb.router import router as kb_router
 from api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from api.openapi import install_openapi
 from api.runs.router import router as runs_router
 from api.tickets.router import llm_router
 from api.tickets.router import router as tickets_router
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None, **agent_overrides) -> FastAPI:
     )
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(health_router)
     app.include_router(auth_router, prefix=API_PREFIX)
     app.include_router(users_router, prefix=API_PREFIX)

@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import structlog
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_BYTES = 32
@@ -91,6 +91,19 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+
+    @field_validator(
+        "jwt_secret_key",
+        "gemini_api_key",
+        "nomic_api_key",
+        "langsmith_api_key",
+        "database_url",
+        mode="before",
+    )
+    @classmethod
+    def _empty_means_unset(cls, value: object) -> object:
+        # `GEMINI_API_KEY=` in a .env or compose file means "no key", not an empty key.
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _secret_is_strong_outside_dev(self) -> Settings:

@@ -29,3 +29,10 @@ def test_dev_secret_is_generated_once_per_data_dir(tmp_path: Path) -> None:
 def test_gitignore_covers_secrets_and_data() -> None:
     ignored = (Path(__file__).parents[1] / ".gitignore").read_text().split()
     assert ".env" in ignored and ".inferra/" in ignored
+
+
+def test_empty_keys_mean_unset(monkeypatch) -> None:
+    monkeypatch.setenv("GEMINI_API_KEY", "")
+    monkeypatch.setenv("DATABASE_URL", "")
+    settings = Settings(_env_file=None)
+    assert settings.gemini_api_key is None and settings.database_url is None

@@ -1,17 +1,20 @@
-"""POST /auth/register, POST /auth/login (rate-limited), POST /auth/logout."""
+"""POST /auth/register, POST /auth/login (rate-limited)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
 from api.auth.backend import auth_backend, fastapi_users
-from api.auth.rate_limit import enforce_login_rate_limit
+from api.auth.rate_limit import LOGIN_ROUTE_NAME, enforce_login_rate_limit
 from api.auth.schemas import UserCreate, UserRead
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 router.include_router(fastapi_users.get_register_router(UserRead, UserCreate))
+login_router = fastapi_users.get_auth_router(auth_backend)
+# Logout is left out: a stateless JWT cannot be revoked, so the route would only pretend.
+login_router.routes = [r for r in login_router.routes if r.name == LOGIN_ROUTE_NAME]
 router.include_router(
-    fastapi_users.get_auth_router(auth_backend),
+    login_router,
     dependencies=[Depends(enforce_login_rate_limit)],
     responses={429: {"description": "Too many login attempts (see Retry-After)"}},
 )

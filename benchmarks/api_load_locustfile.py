@@ -1,0 +1,68 @@
+"""Locust users for benchmarks.api_load, which runs locust with this file (not a benchmark itself).
+
+HealthUser hits the bare endpoint; TicketsUser files and lists tickets with a bearer token taken
+round-robin from --tokens-file (a JSON list written by api_load). No wait between requests:
+each user is a closed loop, so the server's throughput is what limits the rate.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+from locust import FastHttpUser, constant, events, task
+
+PROBLEMS = [
+    ("Outlook will not open", "Outlook hangs on loading profile since this morning."),
+    ("VPN drops every few minutes", "GlobalProtect disconnects at home, reconnecting works."),
+    ("Printer on floor 3 offline", "The HP printer shows offline for the whole team."),
+    ("Password expired", "I cannot log in to Windows, it says my password expired."),
+    ("Laptop very slow", "Teams and Chrome take minutes to start after the update."),
+    ("Monitor flickers when docked", "The external screen flickers on the USB-C dock."),
+]
+_tokens: itertools.cycle | None = None
+
+
+@events.init_command_line_parser.add_listener
+def _options(parser) -> None:
+    parser.add_argument("--tokens-file", default="", help="JSON list of bearer tokens")
+
+
+@events.init.add_listener
+def _load_tokens(environment, **_) -> None:
+    global _tokens
+    path = environment.parsed_options.tokens_file
+    if path:
+        _tokens = itertools.cycle(json.loads(Path(path).read_text()))
+
+
+class HealthUser(FastHttpUser):
+    wait_time = constant(0)
+
+    @task
+    def healthz(self) -> None:
+        self.client.get("/healthz", name="GET /healthz")
+
+
+class TicketsUser(FastHttpUser):
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        assert _tokens is not None, "TicketsUser needs --tokens-file"
+        self.headers = {"Authorization": f"Bearer {next(_tokens)}"}
+        self.problems = itertools.cycle(PROBLEMS)
+
+    @task
+    def file_ticket(self) -> None:
+        title, description = next(self.problems)
+        self.client.post(
+            "/api/v1/tickets",
+            json={"title": title, "description": description},
+            headers=self.headers,
+            name="POST /api/v1/tickets",
+        )
+
+    @task
+    def list_tickets(self) -> None:
+        self.client.get("/api/v1/tickets", headers=self.headers, name="GET /api/v1/tickets")
