@@ -163,6 +163,9 @@ def classify(title: str, description: str, hint: str | None) -> Classification:
         category: sum(text.count(word) for word in words)
         for category, words in CATEGORY_KEYWORDS.items()
     }
+    # A security incident outranks the product it happens in (a phishing mail is not an
+    # email problem): its signals count double.
+    scores[Category.security] *= 2
     if hint in Category.__members__:
         scores[Category(hint)] = scores.get(Category(hint), 0) + 2
     best = max(scores, key=lambda c: scores[c])

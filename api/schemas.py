@@ -6,6 +6,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from core.pagination import Page
 from core.text import Text
 
 T = TypeVar("T")
@@ -17,6 +18,16 @@ class PageOut(BaseModel, Generic[T]):
     total: int
     page: int
     page_size: int
+
+    @classmethod
+    def of(cls, page: Page[Any], item: type[BaseModel]) -> PageOut:
+        """A repository page rendered with the item schema (built from ORM attributes)."""
+        return cls[item](  # type: ignore[index]
+            items=[item.model_validate(row) for row in page.items],
+            total=page.total,
+            page=page.page,
+            page_size=page.page_size,
+        )
 
 
 class ErrorBody(BaseModel):

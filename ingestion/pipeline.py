@@ -18,13 +18,13 @@ from typing import TypeVar
 
 import structlog
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import InferraError
 from core.models import Document
+from core.progress import progress_bar
 from core.providers import ProviderUnavailable
 from core.providers.embeddings import Embedder
 from core.repositories.documents import ChunkIn, DocumentRepository
@@ -296,14 +296,7 @@ async def ingest_paths(
     started = time.perf_counter()
     files = await asyncio.to_thread(lambda: list(collect_files(paths)))
     summary = IngestSummary(files=len(files))
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=console is None,
-    ) as progress:
+    with progress_bar(console) as progress:
         task = progress.add_task("ingesting", total=len(files))
         for path, name in files:
             progress.update(task, description=name)

@@ -8,14 +8,19 @@ from typing import Any, Literal
 from langgraph.runtime import Runtime
 from pydantic import ValidationError
 
-from agent.context import AgentContext, context_of
+from agent.context import OFFLINE_MODEL, AgentContext, context_of
 from agent.evidence import by_label
 from agent.schemas import DraftResolution
 from agent.state import AgentState
 
 # Credentials must never be echoed back to a ticket (tickets are read by many people).
 SECRET_PATTERNS = [
-    re.compile(r"(?i)\b(password|passwd|pwd|passcode|secret|api[_ -]?key|token)\b\s*[:=]\s*\S+"),
+    # "password: hunter22" but not "After changing your password: update everything": a value
+    # that looks like a secret (no spaces, 6+ characters, with a digit or a symbol).
+    re.compile(
+        r"(?i)\b(password|passwd|pwd|passcode|secret|api[_ -]?key|token)\b\s*[:=]\s*"
+        r"(?=\S*[\d!@#$%^&*_+=~])\S{6,}"
+    ),
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
     re.compile(r"\bAKIA[0-9A-Z]{16}\b"),
     re.compile(r"\b(sk|ghp|xox[bap])[-_][A-Za-z0-9_-]{16,}\b"),
@@ -57,7 +62,10 @@ async def validate(state: AgentState, runtime: Runtime[AgentContext]) -> dict[st
     settings = context_of(runtime).settings
     errors = check_draft(state)
     reason = None
-    if errors and state.get("attempts", 0) >= settings.agent_max_draft_attempts:
+    if errors and state.get("drafted_by") == OFFLINE_MODEL and state.get("draft") is not None:
+        # The offline resolver is deterministic: drafting again would give the same answer.
+        reason = "The offline resolver's draft failed validation."
+    elif errors and state.get("attempts", 0) >= settings.agent_max_draft_attempts:
         reason = f"No valid draft after {state.get('attempts', 0)} attempts."
     elif not errors and state["draft"]["confidence"] < settings.agent_handoff_confidence:
         reason = (

@@ -71,12 +71,7 @@ async def list_tickets(
         q=q.strip() if q and q.strip() else None,
     )
     result = await TicketRepository(session).list(filters, page)
-    return PageOut[TicketRead](
-        items=[TicketRead.model_validate(t) for t in result.items],
-        total=result.total,
-        page=result.page,
-        page_size=result.page_size,
-    )
+    return PageOut.of(result, TicketRead)
 
 
 @router.get("/{ticket_id}", response_model=TicketDetail)
@@ -141,12 +136,7 @@ async def list_comments(
     result = await CommentRepository(session).list_for(
         ticket.id, include_internal=user.is_staff, page=page
     )
-    return PageOut[CommentRead](
-        items=[CommentRead.model_validate(c) for c in result.items],
-        total=result.total,
-        page=result.page,
-        page_size=result.page_size,
-    )
+    return PageOut.of(result, CommentRead)
 
 
 @llm_router.post(

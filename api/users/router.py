@@ -36,12 +36,7 @@ async def list_users(
     result = await UserRepository(session).list(
         page, role=role, is_active=is_active, email_contains=email
     )
-    return PageOut[UserRead](
-        items=[UserRead.model_validate(u) for u in result.items],
-        total=result.total,
-        page=result.page,
-        page_size=result.page_size,
-    )
+    return PageOut.of(result, UserRead)
 
 
 @router.patch("/{user_id}/role", response_model=UserRead)
