@@ -124,17 +124,34 @@ CATEGORY_KEYWORDS: dict[Category, tuple[str, ...]] = {
     ),
     Category.security: (
         "phishing",
+        "phish",
+        "fishy",
         "suspicious",
         "malware",
+        "malicious",
         "virus",
         "ransomware",
         "hacked",
         "stolen",
-        "lost",
+        "left my laptop",
         "crowdstrike",
         "breach",
         "scam",
-        "clicked a link",
+        "clicked",
+        "new sign-on",
+        "new sign on",
+        "sign-in from",
+        "sign in from",
+        "never been there",
+        "not logging in",
+        "wrong person",
+        "wrong external",
+        "quick assist",
+        "from the helpdesk",
+        "bank changed",
+        "bank account",
+        "security popup",
+        "security pop",
     ),
 }
 URGENT = (
@@ -163,9 +180,10 @@ def classify(title: str, description: str, hint: str | None) -> Classification:
         category: sum(text.count(word) for word in words)
         for category, words in CATEGORY_KEYWORDS.items()
     }
-    # A security incident outranks the product it happens in (a phishing mail is not an
-    # email problem): its signals count double.
-    scores[Category.security] *= 2
+    # A security incident outranks the product it happens in: a phishing mail is not an email
+    # problem, a stolen phone not an MFA one. Any security signal decides.
+    if scores[Category.security]:
+        scores[Category.security] = max(scores.values()) + 1
     if hint in Category.__members__:
         scores[Category(hint)] = scores.get(Category(hint), 0) + 2
     best = max(scores, key=lambda c: scores[c])

@@ -15,6 +15,7 @@ import contextlib
 import os
 import socket
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 
 import psycopg
 import structlog
@@ -40,7 +41,10 @@ class RunWorker:
         listen_conninfo: str | None = None,
         concurrency: int | None = None,
         name: str | None = None,
+        other_jobs: Sequence[Callable[[], Awaitable[bool]]] = (),
     ) -> None:
+        """other_jobs: more queues this worker serves (e.g. background ingestion), each a
+        callable that processes one job and says whether there was one."""
         settings = context.settings
         self.graph = graph
         self.context = context
@@ -50,6 +54,7 @@ class RunWorker:
         self.lease_seconds = settings.worker_lease_seconds
         self.poll_seconds = settings.worker_poll_seconds
         self.worker_id = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.other_jobs = list(other_jobs)
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -104,12 +109,24 @@ class RunWorker:
                 await RunRepository(session).renew_lease(run_id, self.worker_id, self.lease_seconds)
 
     async def drain(self) -> int:
-        """Process runs until the queue is empty (used by tests and `inferra worker --once`)."""
+        """Process runs (and other jobs) until the queues are empty (tests, `worker --once`)."""
         count = 0
         while (run := await self.claim()) is not None:
             await self.process(run)
             count += 1
+        for job in self.other_jobs:
+            while await job():
+                count += 1
         return count
+
+    async def _other_job(self) -> bool:
+        for job in self.other_jobs:
+            try:
+                if await job():
+                    return True
+            except Exception:  # a broken job must not stop the worker
+                log.exception("job_failed")
+        return False
 
     async def run_forever(self) -> None:
         log.info("worker_started", worker_id=self.worker_id, concurrency=self.concurrency)
@@ -121,7 +138,8 @@ class RunWorker:
                 run = await self._claim_or_none()
                 if run is None:
                     slots.release()
-                    await self._sleep_until_woken()
+                    if not await self._other_job():
+                        await self._sleep_until_woken()
                     continue
                 task = asyncio.create_task(self.process(run))
                 self._tasks.add(task)

@@ -32,6 +32,7 @@ from core.logging import configure_logging
 from core.providers.chat import configure_tracing
 from core.providers.embeddings import Embedder, create_embedder, embedding_dimension
 from core.settings import Settings, get_settings
+from ingestion.queue import process_next_document
 
 log = structlog.get_logger(__name__)
 API_PREFIX = "/api/v1"
@@ -63,10 +64,18 @@ async def start_agent(app: FastAPI, stack: AsyncExitStack, urls: DatabaseUrls, *
     if warm_up is not None:  # load the local model now, not on the first request
         _background(stack, warm_up())
     app.state.worker = RunWorker(
-        graph=app.state.graph, context=app.state.agent_context, listen_conninfo=urls.libpq
+        graph=app.state.graph,
+        context=app.state.agent_context,
+        listen_conninfo=urls.libpq,
+        other_jobs=[ingestion_job(app.state.sessionmaker, embedder, settings)],
     )
     if settings.worker_enabled:
         _background(stack, app.state.worker.run_forever())
+
+
+def ingestion_job(sessionmaker, embedder: Embedder, settings: Settings):
+    """Queued large uploads, served by the same worker as agent runs."""
+    return lambda: process_next_document(sessionmaker, embedder, settings)
 
 
 def _background(stack: AsyncExitStack, coroutine) -> None:

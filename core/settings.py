@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     # all-MiniLM-L6-v2 truncates past 256 (254 + [CLS] + [SEP]), so a bigger chunk loses its tail.
     ingest_chunk_tokens: int = Field(default=200, ge=32, le=254)
     ingest_chunk_overlap_tokens: int = Field(default=40, ge=0, le=127)  # capped at half a chunk
+    # Files larger than this are answered 202 and ingested by the worker (status queued).
+    ingest_background_bytes: int = Field(default=2 * 1024 * 1024, ge=0)
     ingest_embed_batch_size: int = Field(default=64, ge=1, le=1024)
 
     # Agent

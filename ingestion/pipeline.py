@@ -43,6 +43,7 @@ class IngestStatus(StrEnum):
     ingested = "ingested"
     duplicate = "duplicate"
     replaced = "replaced"
+    queued = "queued"  # large upload: the worker ingests it (GET /kb/documents shows progress)
 
 
 @dataclass(frozen=True)
@@ -72,10 +73,10 @@ async def ingest_bytes(
     sha256 = hashlib.sha256(data).hexdigest()
     repo = DocumentRepository(session)
     if (existing := await repo.by_sha256(sha256)) is not None:
-        return await _duplicate(repo, existing, filename, started)
+        return await duplicate_result(repo, existing, filename, started)
 
-    stages = _Stopwatch()
-    parsed, rows = await _parse_chunk_embed(stages, embedder, settings, filename, data)
+    stages = Stopwatch()
+    parsed, rows = await parse_chunk_embed(stages, embedder, settings, filename, data)
     document = Document(
         filename=filename,
         mime=parsed.mime,
@@ -91,7 +92,7 @@ async def ingest_bytes(
         # A concurrent upload stored the same content since the check above.
         if (existing := await repo.by_sha256(sha256)) is None:
             raise
-        return await _duplicate(repo, existing, filename, started)
+        return await duplicate_result(repo, existing, filename, started)
     result = IngestResult(
         filename=filename,
         status=IngestStatus.replaced if replaced else IngestStatus.ingested,
@@ -106,8 +107,8 @@ async def ingest_bytes(
     return result
 
 
-async def _parse_chunk_embed(
-    stages: _Stopwatch, embedder: Embedder, settings: Settings, filename: str, data: bytes
+async def parse_chunk_embed(
+    stages: Stopwatch, embedder: Embedder, settings: Settings, filename: str, data: bytes
 ) -> tuple[ParsedDocument, list[ChunkIn]]:
     # Parsing and tokenizing are CPU-bound: off the event loop, which keeps serving requests.
     parsed = await stages.run("parse", asyncio.to_thread(load, filename, data))
@@ -185,7 +186,7 @@ async def _store(session: AsyncSession, document: Document, rows: list[ChunkIn])
         return await DocumentRepository(session).replace_by_filename(document, rows)
 
 
-async def _duplicate(
+async def duplicate_result(
     repo: DocumentRepository, existing: Document, filename: str, started: float
 ) -> IngestResult:
     log.info(
@@ -204,7 +205,7 @@ async def _duplicate(
     )
 
 
-class _Stopwatch:
+class Stopwatch:
     """Seconds per stage, for the log line and the benchmark's breakdown."""
 
     def __init__(self) -> None:

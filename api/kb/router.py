@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from api.deps import PageDep, SessionDep, SettingsDep, SupportUser
 from api.kb import service
@@ -54,13 +54,23 @@ documents_router = APIRouter(prefix="/kb", tags=["knowledge base"], responses=ER
 ingest_router = APIRouter(prefix="/llm", tags=["knowledge base"], responses=INGEST_RESPONSES)
 
 
-@ingest_router.post("/ingest_doc/", response_model=IngestResponse, openapi_extra=UPLOAD_BODY)
+@ingest_router.post(
+    "/ingest_doc/",
+    response_model=IngestResponse,
+    openapi_extra=UPLOAD_BODY,
+    responses={202: {"model": IngestResponse, "description": "A large file was queued"}},
+)
 @ingest_router.post("/ingest_doc", include_in_schema=False)
 async def ingest_doc(
-    request: Request, staff: SupportUser, session: SessionDep, settings: SettingsDep
+    request: Request,
+    response: Response,
+    staff: SupportUser,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> IngestResponse:
-    """One or more files; 200 with a result per file if at least one was accepted, else the
-    first file's error (413, 415, 422)."""
+    """One or more files; 200 with a result per file if at least one was accepted (202 when a
+    large one was queued for the worker: its document_id is the job), else the first file's
+    error (413, 415, 422)."""
     outcomes = await service.ingest_uploads(
         request=request,
         session=session,
@@ -71,6 +81,8 @@ async def ingest_doc(
     results = [IngestFileResult.from_outcome(o) for o in outcomes]
     if all(r.status == "failed" for r in results):
         raise service.all_failed(outcomes, {"results": [r.model_dump() for r in results]})
+    if any(r.status == "queued" for r in results):
+        response.status_code = status.HTTP_202_ACCEPTED
     return IngestResponse(results=results)
 
 

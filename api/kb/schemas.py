@@ -19,7 +19,7 @@ class IngestError(BaseModel):
 
 class IngestFileResult(BaseModel):
     filename: str
-    status: Literal["ingested", "duplicate", "replaced", "failed"]
+    status: Literal["ingested", "duplicate", "replaced", "queued", "failed"]
     document_id: uuid.UUID | None = None
     pages: int | None = None
     chunks: int = 0

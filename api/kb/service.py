@@ -20,6 +20,7 @@ from core.repositories.documents import DocumentRepository
 from core.settings import Settings
 from ingestion.errors import DocumentTooLarge
 from ingestion.pipeline import IngestResult, check_size, ingest_bytes
+from ingestion.queue import enqueue_bytes
 
 log = structlog.get_logger(__name__)
 
@@ -63,14 +64,23 @@ async def _ingest_upload(
     filename = _safe_filename(upload.filename)
     try:
         data = await _read_upload(upload, filename, settings)
-        result = await ingest_bytes(
-            session=session,
-            embedder=embedder,
-            settings=settings,
-            filename=filename,
-            data=data,
-            uploaded_by=user.id,
-        )
+        if len(data) > settings.ingest_background_bytes:
+            result = await enqueue_bytes(
+                session=session,
+                settings=settings,
+                filename=filename,
+                data=data,
+                uploaded_by=user.id,
+            )
+        else:
+            result = await ingest_bytes(
+                session=session,
+                embedder=embedder,
+                settings=settings,
+                filename=filename,
+                data=data,
+                uploaded_by=user.id,
+            )
     except InferraError as exc:
         log.warning("document_rejected", filename=filename, code=exc.code, error=exc.message)
         return FileOutcome(filename, error=exc)

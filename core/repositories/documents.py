@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import undefer
 
 from core.models import Document, DocumentChunk
 from core.pagination import Page, PageRequest
@@ -67,12 +68,40 @@ class DocumentRepository:
             text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"),
             {"name": f"documents.filename:{document.filename}"},
         )
+        document.id = document.id or uuid.uuid4()  # a queued upload keeps its id, the rest go
         replaced = await self.session.scalars(
-            delete(Document).where(Document.filename == document.filename).returning(Document.id)
+            delete(Document)
+            .where(Document.filename == document.filename, Document.id != document.id)
+            .returning(Document.id)
         )
         replaced_ids = list(replaced)  # their chunks go with them (ON DELETE CASCADE)
         await self.add_with_chunks(document, chunks)
         return replaced_ids
+
+    async def claim_queued(self, lease_seconds: int) -> uuid.UUID | None:
+        """One queued upload, or one whose worker died (lease expired); SKIP LOCKED as for runs."""
+        row = await self.session.execute(
+            text(
+                """
+                UPDATE documents SET status = 'processing', attempts = attempts + 1,
+                       lease_until = now() + make_interval(secs => :lease)
+                 WHERE id = (
+                       SELECT id FROM documents
+                        WHERE status = 'queued'
+                           OR (status = 'processing' AND lease_until < now())
+                        ORDER BY created_at
+                        FOR UPDATE SKIP LOCKED LIMIT 1)
+                RETURNING id
+                """
+            ),
+            {"lease": lease_seconds},
+        )
+        return row.scalar_one_or_none()
+
+    async def get_with_source(self, document_id: uuid.UUID) -> Document | None:
+        return await self.session.scalar(
+            select(Document).where(Document.id == document_id).options(undefer(Document.source))
+        )
 
     async def chunk_count(self, document_id: uuid.UUID) -> int:
         count = await self.session.scalar(
