@@ -120,9 +120,8 @@ def create_app(settings: Settings | None = None, **agent_overrides) -> FastAPI:
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_request_bytes,
-        # multipart framing on top of the files themselves
-        upload_max_bytes=settings.ingest_max_request_bytes + 256 * 1024,
-        upload_paths=(f"{API_PREFIX}/llm/ingest_doc",),
+        # the upload route checks its own per-file and per-request limits (api/kb/service.py)
+        exempt_paths=(f"{API_PREFIX}/llm/ingest_doc",),
     )
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)

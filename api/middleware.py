@@ -64,22 +64,19 @@ class BodySizeLimitMiddleware:
     """413 for request bodies over the limit, checked on Content-Length and while streaming.
 
     Hand-written rather than FastAPI's max_body_size: that one answers with its own plain
-    body, not our error shape. Uploads (paths in `upload_paths`) get their own, larger limit.
+    body, not our error shape. Paths in `exempt_paths` (uploads) enforce limits of their own.
     """
 
-    def __init__(
-        self, app: ASGIApp, *, max_bytes: int, upload_max_bytes: int, upload_paths: tuple[str, ...]
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, exempt_paths: tuple[str, ...]) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.upload_max_bytes = upload_max_bytes
-        self.upload_paths = upload_paths
+        self.exempt_paths = exempt_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"].startswith(self.exempt_paths):
             await self.app(scope, receive, send)
             return
-        limit = self._limit_for(scope["path"])
+        limit = self.max_bytes
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             await _too_large(limit)(scope, receive, send)
@@ -96,11 +93,6 @@ class BodySizeLimitMiddleware:
             return message
 
         await self.app(scope, counting_receive, send)
-
-    def _limit_for(self, path: str) -> int:
-        if path.startswith(self.upload_paths):
-            return self.upload_max_bytes
-        return self.max_bytes
 
 
 class BodyTooLarge(InferraError):

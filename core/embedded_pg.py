@@ -42,10 +42,10 @@ def prune_stale_handles(pgdata: Path) -> list[int]:
 
 def start_embedded_postgres(pgdata: Path):  # -> pgserver.PostgresServer (untyped package)
     """Start (or attach to) the embedded server; returns the pgserver handle."""
-    import pgserver  # imported lazily: only needed when DATABASE_URL is unset
-
-    # platformdirs warns when XDG_RUNTIME_DIR is unset (servers, CI); its /tmp fallback is fine.
+    # platformdirs warns (at pgserver's import) when XDG_RUNTIME_DIR is unset, as on servers
+    # and in CI; its /tmp fallback is fine.
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+    import pgserver  # imported lazily: only needed when DATABASE_URL is unset
 
     pgdata = pgdata.resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)

@@ -121,10 +121,6 @@ class Settings(BaseSettings):
         return self
 
     @property
-    def is_production(self) -> bool:
-        return self.inferra_env is Environment.production
-
-    @property
     def embedded_pg_dir(self) -> Path:
         return (self.data_dir / "pg").resolve()
 

@@ -68,12 +68,9 @@ async def ingest_bytes(
     uploaded_by: uuid.UUID | None = None,
 ) -> IngestResult:
     started = time.perf_counter()
-    check_size(filename, len(data), settings)
-    _check_filename(filename)
-    sha256 = hashlib.sha256(data).hexdigest()
-    repo = DocumentRepository(session)
-    if (existing := await repo.by_sha256(sha256)) is not None:
-        return await duplicate_result(repo, existing, filename, started)
+    sha256, duplicate = await precheck(session, settings, filename, data, started)
+    if duplicate is not None:
+        return duplicate
 
     stages = Stopwatch()
     parsed, rows = await parse_chunk_embed(stages, embedder, settings, filename, data)
@@ -90,6 +87,7 @@ async def ingest_bytes(
         replaced = await stages.run("store", _store(session, document, rows))
     except IntegrityError:
         # A concurrent upload stored the same content since the check above.
+        repo = DocumentRepository(session)
         if (existing := await repo.by_sha256(sha256)) is None:
             raise
         return await duplicate_result(repo, existing, filename, started)
@@ -122,6 +120,20 @@ async def parse_chunk_embed(
         ChunkIn(c.text, c.heading_path, c.page, v) for c, v in zip(chunks, vectors, strict=True)
     ]
     return parsed, rows
+
+
+async def precheck(
+    session: AsyncSession, settings: Settings, filename: str, data: bytes, started: float
+) -> tuple[str, IngestResult | None]:
+    """What every upload passes before any parsing, queued or not: size, name, duplicate.
+    Returns the content's sha256 and, for a duplicate, its result."""
+    check_size(filename, len(data), settings)
+    _check_filename(filename)
+    sha256 = hashlib.sha256(data).hexdigest()
+    repo = DocumentRepository(session)
+    if (existing := await repo.by_sha256(sha256)) is not None:
+        return sha256, await duplicate_result(repo, existing, filename, started)
+    return sha256, None
 
 
 def check_size(filename: str, size: int, settings: Settings) -> None:

@@ -5,7 +5,6 @@ with SKIP LOCKED, taken over by another worker when a lease expires."""
 
 from __future__ import annotations
 
-import hashlib
 import time
 import uuid
 
@@ -24,9 +23,8 @@ from ingestion.pipeline import (
     IngestResult,
     IngestStatus,
     Stopwatch,
-    check_size,
-    duplicate_result,
     parse_chunk_embed,
+    precheck,
 )
 
 log = structlog.get_logger(__name__)
@@ -44,12 +42,10 @@ async def enqueue_bytes(
 ) -> IngestResult:
     """Checks that need no parsing happen now (size, type by content, duplicate)."""
     started = time.perf_counter()
-    check_size(filename, len(data), settings)
+    sha256, duplicate = await precheck(session, settings, filename, data, started)
+    if duplicate is not None:
+        return duplicate
     kind = detect_kind(filename, data)  # 415 at once, not later in the background
-    sha256 = hashlib.sha256(data).hexdigest()
-    repo = DocumentRepository(session)
-    if (existing := await repo.by_sha256(sha256)) is not None:
-        return await duplicate_result(repo, existing, filename, started)
     document = Document(
         filename=filename,
         mime=kind.value,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
@@ -69,8 +68,6 @@ class OfflineWebSearch:
 class CannedWebSearch:
     def __init__(self, results: list[WebResult]) -> None:
         self.results = results
-        self.calls = itertools.count()
 
     async def search(self, query: str) -> list[WebResult]:
-        next(self.calls)
         return self.results

@@ -75,3 +75,12 @@ async def test_a_queued_new_version_replaces_the_old_one(
     listed = (await client.get(DOCUMENTS, headers=support.headers)).json()
     assert [d["filename"] for d in listed["items"]] == ["wifi.md"]
     assert listed["items"][0]["id"] != old["results"][0]["document_id"]
+
+
+async def test_a_queued_upload_gets_the_same_name_checks(
+    client, support, background_over_100_bytes
+) -> None:
+    long_name = "x" * 300 + ".md"
+    assert_error_shape(
+        await upload(client, support, (long_name, RUNBOOK)), 422, "filename_too_long"
+    )

@@ -29,9 +29,9 @@ async def retrieve_tickets(state: AgentState, runtime: Runtime[AgentContext]) ->
         hits = await ctx.retriever.similar_tickets(
             session, query_text(state), exclude=uuid.UUID(state["ticket"]["ticket_id"])
         )
-    return {"similar_tickets": [_jsonable(asdict(h)) for h in hits]}
+    return {"similar_tickets": [jsonable(asdict(h)) for h in hits]}
 
 
-def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+def jsonable(row: dict[str, Any]) -> dict[str, Any]:
     """Checkpoints hold plain JSON: ids and enums become strings."""
     return {k: str(v) if isinstance(v, uuid.UUID | Enum) else v for k, v in row.items()}

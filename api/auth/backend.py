@@ -23,10 +23,6 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
         log.info("user_registered", user_id=str(user.id))
 
 
-def get_settings_from_app(request: Request) -> Settings:
-    return request.app.state.settings
-
-
 class UserDatabase(SQLAlchemyUserDatabase[User, uuid.UUID]):
     """fastapi-users' adapter commits on every write; here the caller owns the transaction."""
 

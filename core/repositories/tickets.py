@@ -73,15 +73,6 @@ class TicketRepository:
         )
         return Page(list(rows), total or 0, page.page, page.page_size)
 
-    async def set_embedding(
-        self, ticket_id: uuid.UUID, resolution_text: str, embedding: list[float]
-    ) -> None:
-        ticket = await self.get(ticket_id)
-        if ticket is not None:
-            ticket.resolution_text = resolution_text
-            ticket.embedding = embedding
-            await self.session.flush()
-
 
 class CommentRepository:
     def __init__(self, session: AsyncSession) -> None:
