@@ -1,1 +1,1 @@
-"""Inferra agent package (see DESIGN.md)."""
+"""The resolution agent: a LangGraph graph, its nodes and their typed state (ARCHITECTURE.md)."""

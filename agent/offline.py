@@ -8,9 +8,10 @@ that evidence is to the ticket (cosine similarity of the embeddings).
 from __future__ import annotations
 
 import re
-from typing import Any
 
+from agent.evidence import MAX_STEPS, Evidence
 from agent.schemas import Classification, DraftResolution, Solution
+from agent.state import DocChunk, SimilarTicket
 from core.models import Category, Priority
 from core.providers.embeddings import Embedder
 
@@ -214,13 +215,25 @@ def _steps_from_chunk(text: str) -> list[str]:
     return [s for s in steps if s][:8] or _sentences(text, 4)
 
 
+def _steps_from_ticket(ticket: SimilarTicket) -> list[str]:
+    """The steps its accepted resolution recorded; else the first sentences of its summary."""
+    steps = [s.strip() for s in ticket["solution_steps"] if s.strip()]
+    summary = ticket["resolution_summary"]
+    return steps[:MAX_STEPS] or _sentences(summary, 4) or [summary[:300]]
+
+
+def _name(item: Evidence) -> str:
+    """A past ticket's own title; a KB section's file and heading path."""
+    return item["source"]["title"] if item["type"] == "ticket" else item["title"]
+
+
 def _confidence(similarity: float) -> float:
     # Calibrated by eye on MiniLM cosine: ~0.35 is loosely related, ~0.8 the same problem.
     return round(min(0.95, max(0.05, (similarity - 0.25) * 1.6)), 2)
 
 
 async def resolve(
-    ticket_text: str, evidence: list[dict[str, Any]], embedder: Embedder
+    ticket_text: str, evidence: list[Evidence], embedder: Embedder
 ) -> DraftResolution:
     candidates = [e for e in evidence if e["type"] in ("ticket", "doc")]
     if candidates:
@@ -254,21 +267,20 @@ async def resolve(
     solutions: list[Solution] = []
     diagnoses: list[str] = []
     for _, e in tickets:
-        lines = e["text"].split("\nResolution: ", 1)[-1]
-        steps = [ln[2:] for ln in lines.splitlines() if ln.startswith("- ")] or _sentences(lines, 4)
-        title = e["title"].removeprefix("Resolved ticket: ")
+        ticket: SimilarTicket = e["source"]
         solutions.append(
             Solution(
-                title=f"As resolved in a similar ticket: {title}"[:200],
-                steps=steps or [lines[:300]],
+                title=f"As resolved in a similar ticket: {_name(e)}"[:200],
+                steps=_steps_from_ticket(ticket),
             )
         )
-        diagnoses.append(f"Same symptoms as a past resolved ticket: {title}"[:300])
+        diagnoses.append(f"Same symptoms as a past resolved ticket: {_name(e)}"[:300])
     for _, e in docs:
+        chunk: DocChunk = e["source"]
         solutions.append(
             Solution(
                 title=f"Knowledge base: {e['title']}"[:200],
-                steps=_steps_from_chunk(e["text"]) or [e["text"][:300]],
+                steps=_steps_from_chunk(chunk["text"]) or [chunk["text"][:300]],
             )
         )
         diagnoses.append(f"Covered by the knowledge base: {e['title']}"[:300])
@@ -277,7 +289,7 @@ async def resolve(
         summary=(
             f"Extracted from {len(tickets)} similar resolved ticket(s) and {len(docs)} "
             f"knowledge-base section(s); closest match: "
-            f"{best['title'].removeprefix('Resolved ticket: ')}."
+            f"{_name(best)}."
         )[:2000],
         diagnoses=diagnoses[:8],
         solutions=solutions[:6],

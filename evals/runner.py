@@ -1,15 +1,15 @@
 """Load a dataset into a (fresh) database and run every case through the real graph, in process.
 
-Each case is filed like a user files a ticket (api.tickets.service.create: a ticket and its
-queued run), then executed with agent.runner.execute on the Postgres checkpointer, one case at a
-time, exactly as the worker would; what the run did is then read back from its checkpoints.
+The eval opens the one runtime (services/runtime.py) on its fresh database. Each case is filed
+like a user files a ticket (services.tickets.create: a ticket and its queued run job), then a
+worker drains the queue (services.worker.drain: the same lifecycle as production), one case at a
+time; what the run did is then read back from its checkpoints.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -18,29 +18,23 @@ from typing import Any
 
 import structlog
 from langchain_core.language_models import BaseChatModel
-from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import StateSnapshot
 from pydantic import ValidationError
 from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agent.checkpointer import postgres_checkpointer
-from agent.context import AgentContext, build_context
+from agent.context import AgentContext
 from agent.evidence import by_label
-from agent.graph import build_graph
-from agent.runner import execute, ticket_input
 from agent.schemas import DraftResolution
 from agent.steps import history as checkpoint_history
 from agent.steps import steps_from
-from api.tickets import service as tickets
-from api.users.service import create_user
-from core.db import DatabaseUrls, create_engine, create_sessionmaker
+from core.db import DatabaseUrls
 from core.errors import InferraError
 from core.history import import_resolved_ticket
 from core.models import Role, RunStatus, User
 from core.progress import progress_bar
-from core.providers.chat import configure_tracing, create_chat_model
-from core.providers.embeddings import Embedder, LocalEmbedder, create_embedder
+from core.providers.chat import create_chat_model
+from core.providers.embeddings import Embedder, LocalEmbedder
 from core.repositories.runs import RunRepository
 from core.settings import Settings
 from evals.ablation import Ablation, RetrievalConfig, run_ablation
@@ -49,6 +43,11 @@ from evals.dataset import Dataset, EvalCase
 from evals.metrics import dedupe_ranked
 from evals.records import CaseResult, Citation
 from ingestion.pipeline import ingest_bytes
+from services import tickets
+from services.resources import Runtime
+from services.runtime import open_runtime
+from services.users import create_user
+from services.worker import drain
 
 log = structlog.get_logger(__name__)
 EVAL_OWNER_EMAIL = "evals@eval.inferra.dev"
@@ -71,8 +70,7 @@ class EvalRun:
 
 @dataclass
 class _Env:
-    graph: CompiledStateGraph
-    context: AgentContext
+    runtime: Runtime
     loaded: LoadedData
     coverage: Coverage
 
@@ -81,19 +79,23 @@ class _Env:
 
 
 @asynccontextmanager
-async def loaded_database(
+async def loaded_runtime(
     settings: Settings,
     urls: DatabaseUrls,
     dataset: Dataset,
-    embedder: Embedder,
     console: Console | None,
-) -> AsyncIterator[tuple[async_sessionmaker[AsyncSession], LoadedData]]:
-    engine = create_engine(urls, pool_size=5)
-    try:
-        sessionmaker = create_sessionmaker(engine)
-        yield sessionmaker, await load_dataset(sessionmaker, embedder, settings, dataset, console)
-    finally:
-        await engine.dispose()
+    *,
+    chat_model: BaseChatModel | None = None,
+) -> AsyncIterator[tuple[Runtime, LoadedData]]:
+    """The runtime on the eval's fresh (already migrated) database, with the dataset loaded."""
+    eval_settings = settings.model_copy(update={"database_url": urls.libpq})
+    async with open_runtime(
+        eval_settings, migrate_database=False, chat_model=chat_model, pool_size=5
+    ) as runtime:
+        loaded = await load_dataset(
+            runtime.sessionmaker, runtime.embedder, runtime.settings, dataset, console
+        )
+        yield runtime, loaded
 
 
 async def load_dataset(
@@ -189,25 +191,22 @@ async def run_eval(
 ) -> EvalRun:
     """Every case through the graph; then, if configurations are given, the retrieval ablation
     on the same database."""
-    configure_tracing(settings)
-    embedder = create_embedder(settings)
     chat_model = create_chat_model(settings)
     run = EvalRun()
-    async with (
-        loaded_database(settings, urls, dataset, embedder, console) as (sessionmaker, loaded),
-        postgres_checkpointer(urls.libpq) as saver,
+    async with loaded_runtime(settings, urls, dataset, console, chat_model=chat_model) as (
+        runtime,
+        loaded,
     ):
-        context = build_context(settings, sessionmaker, chat_model=chat_model, embedder=embedder)
-        coverage = _coverage(embedder, chat_model if judge else None)
-        env = _Env(build_graph(saver), context, loaded, coverage)
+        coverage = _coverage(runtime.embedder, chat_model if judge else None)
+        env = _Env(runtime, loaded, coverage)
         started = time.perf_counter()
         run.results = await _run_cases(env, dataset.cases, console)
-        run.info = _info(context, coverage, loaded, time.perf_counter() - started)
+        run.info = _info(runtime.agent, coverage, loaded, time.perf_counter() - started)
         if ablation:
             run.ablation = await run_ablation(
-                sessionmaker,
-                embedder,
-                settings,
+                runtime.sessionmaker,
+                runtime.embedder,
+                runtime.settings,
                 dataset.cases,
                 loaded.history_ids,
                 ablation,
@@ -223,17 +222,19 @@ async def run_retrieval_only(
     configs: Sequence[RetrievalConfig],
     console: Console | None = None,
 ) -> EvalRun:
-    embedder = create_embedder(settings)
-    async with loaded_database(settings, urls, dataset, embedder, console) as (
-        sessionmaker,
-        loaded,
-    ):
+    async with loaded_runtime(settings, urls, dataset, console) as (runtime, loaded):
         started = time.perf_counter()
         ablation = await run_ablation(
-            sessionmaker, embedder, settings, dataset.cases, loaded.history_ids, configs, console
+            runtime.sessionmaker,
+            runtime.embedder,
+            runtime.settings,
+            dataset.cases,
+            loaded.history_ids,
+            configs,
+            console,
         )
         info = {
-            "embedder": embedder.name,
+            "embedder": runtime.embedder.name,
             "load_seconds": round(loaded.seconds, 2),
             "ablation_seconds": round(time.perf_counter() - started, 2),
             "kb_failures": loaded.kb_failures,
@@ -299,37 +300,28 @@ async def run_case(env: _Env, case: EvalCase) -> CaseResult:
 
 
 async def _execute_case(env: _Env, case: EvalCase, result: CaseResult) -> None:
-    sessionmaker = env.context.sessionmaker
-    async with sessionmaker.begin() as session:
-        ticket, run = await tickets.create(
+    runtime = env.runtime
+    async with runtime.sessionmaker.begin() as session:
+        _, run = await tickets.create(
             session=session,
+            runtime=runtime,
             owner=env.loaded.owner,
             title=case.title,
             description=case.description,
-            category_hint=None,
         )
     started = time.perf_counter()
     try:
-        outcome = await execute(env.graph, env.context, run.id, ticket_input(ticket))
-    except Exception as exc:
-        await _finish(sessionmaker, run.id, RunStatus.failed, error=f"{type(exc).__name__}: {exc}")
-        raise
+        await drain(runtime)  # the run's job, through the worker's lifecycle
     finally:
         result.total_ms = round((time.perf_counter() - started) * 1000, 1)
-    await _finish(
-        sessionmaker, run.id, outcome.status, model=outcome.model, skipped_steps=outcome.skipped
-    )
-    snapshots = await checkpoint_history(env.graph, str(run.id))
+    async with runtime.sessionmaker() as session:
+        finished = await RunRepository(session).get(run.id)
+    assert finished is not None
+    if finished.status is RunStatus.failed:
+        raise RuntimeError(finished.error or "run failed")
+    snapshots = await checkpoint_history(runtime.graph, str(run.id))
     fill_from_checkpoints(result, snapshots, env.loaded.history_ids)
-    result.handed_off = outcome.status is RunStatus.interrupted
-
-
-async def _finish(
-    sessionmaker: async_sessionmaker[AsyncSession], run_id: uuid.UUID, status: RunStatus, **fields
-) -> None:
-    """Close the run row like the worker does, so the eval database reads like a real one."""
-    async with sessionmaker.begin() as session:
-        await RunRepository(session).finish(run_id, status, **fields)
+    result.handed_off = finished.status is RunStatus.interrupted
 
 
 # --- Reading a run back from its checkpoints -------------------------------------------------

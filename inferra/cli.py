@@ -12,12 +12,14 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import migrate
-from core.db import DatabaseUrls, create_engine, create_sessionmaker, database_location
+from core.db import database_location
 from core.errors import InferraError
 from core.logging import configure_logging
 from core.models import Role
 from core.providers.embeddings import embedding_dimension
 from core.settings import get_settings
+from services.resources import Runtime
+from services.runtime import open_runtime
 
 app = typer.Typer(help="Inferra: AI-assisted IT support backend.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
@@ -32,21 +34,24 @@ def _setup() -> None:
     configure_logging(settings.log_level, json=settings.log_json)
 
 
-def run_in_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Open the database (migrated to head), run `work` in one committed transaction."""
-    settings = get_settings()
+def with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
+    """Open the runtime (database migrated to head) and run `work` on it."""
 
-    async def _run(urls: DatabaseUrls) -> T:
-        engine = create_engine(urls, pool_size=2)
-        try:
-            async with create_sessionmaker(engine).begin() as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
+    async def _run() -> T:
+        async with open_runtime(get_settings(), migrate_database=True, pool_size=2) as runtime:
+            return await work(runtime)
 
-    with database_location(settings) as urls:
-        migrate.upgrade(urls, embedding_dim=embedding_dimension(settings))
-        return asyncio.run(_run(urls))
+    return asyncio.run(_run())
+
+
+def in_transaction(work: Callable[[AsyncSession, Runtime], Awaitable[T]]) -> T:
+    """Run `work` in one committed transaction of the runtime's database."""
+
+    async def _work(runtime: Runtime) -> T:
+        async with runtime.sessionmaker.begin() as session:
+            return await work(session, runtime)
+
+    return with_runtime(_work)
 
 
 @app.command()
@@ -101,11 +106,11 @@ def create_admin(
     ],
 ) -> None:
     """Create an admin account: the only way to obtain the first admin."""
-    from api.users.service import create_user
+    from services.users import create_user
 
     try:
-        user = run_in_session(
-            lambda s: create_user(session=s, email=email, password=password, role=Role.admin)
+        user = in_transaction(
+            lambda s, _: create_user(session=s, email=email, password=password, role=Role.admin)
         )
     except (InferraError, ValueError) as exc:
         typer.echo(f"error: {getattr(exc, 'message', exc)}", err=True)
@@ -116,11 +121,9 @@ def create_admin(
 @app.command("seed-demo")
 def seed_demo() -> None:
     """Load demo users, a small knowledge base, resolved past tickets and two open tickets."""
-    from core.providers.embeddings import create_embedder
     from inferra.demo import seed
 
-    embedder = create_embedder(get_settings())
-    summary = run_in_session(lambda session: seed(session, embedder))
+    summary = in_transaction(seed)
     for line in summary:
         typer.echo(line)
     typer.echo(
@@ -130,15 +133,23 @@ def seed_demo() -> None:
 
 @app.command()
 def worker(
-    once: Annotated[bool, typer.Option(help="Process the queued runs, then exit")] = False,
-    concurrency: Annotated[int | None, typer.Option(help="Runs at a time")] = None,
+    once: Annotated[bool, typer.Option(help="Process the queued jobs, then exit")] = False,
+    concurrency: Annotated[int | None, typer.Option(min=1, help="Jobs at a time")] = None,
 ) -> None:
-    """Run agent runs from the queue (extra workers scale out `serve`'s in-process one)."""
-    from inferra.worker import run_worker
+    """Process queued runs and document ingests (scales out `serve`'s embedded worker; with
+    WORKER_ENABLED=false on `serve`, these do all the work). Stops gracefully on SIGTERM."""
+    from services.worker import drain, run_worker
 
-    processed = asyncio.run(run_worker(get_settings(), once=once, concurrency=concurrency))
-    if once:
-        typer.echo(f"processed {processed} run(s)")
+    async def _work(runtime: Runtime) -> None:
+        if once:
+            typer.echo(f"processed {await drain(runtime)} job(s)")
+            return
+        options = {"install_signal_handlers": True}
+        if concurrency:
+            options["concurrency"] = concurrency
+        await run_worker(runtime, **options)
+
+    with_runtime(_work)
 
 
 @app.command()
@@ -146,13 +157,12 @@ def ingest(paths: list[Path]) -> None:
     """Ingest files or folders (recursive) into the knowledge base: .pdf .docx .md .txt .html."""
     from rich.console import Console
 
-    from core.providers.embeddings import create_embedder
     from ingestion.pipeline import ingest_paths
 
-    settings, console = get_settings(), Console()
-    summary = run_in_session(
-        lambda session: ingest_paths(
-            session, paths, embedder=create_embedder(settings), settings=settings, console=console
+    console = Console()
+    summary = in_transaction(
+        lambda session, runtime: ingest_paths(
+            session, paths, embedder=runtime.embedder, settings=runtime.settings, console=console
         )
     )
     console.print(summary.as_table())

@@ -9,13 +9,14 @@ import hashlib
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.tickets import service as tickets
-from api.users.service import create_user
 from core.history import import_resolved_ticket
 from core.models import Category, Document, Role, Ticket, User
 from core.providers.embeddings import Embedder
 from core.repositories.documents import ChunkIn, DocumentRepository
 from core.repositories.users import UserRepository
+from services import tickets
+from services.resources import Runtime
+from services.users import create_user
 
 DEMO_PASSWORD = "demo-password"
 DEMO_USERS = [
@@ -158,7 +159,8 @@ OPEN_TICKETS = [
 ]
 
 
-async def seed(session: AsyncSession, embedder: Embedder) -> list[str]:
+async def seed(session: AsyncSession, runtime: Runtime) -> list[str]:
+    embedder = runtime.embedder
     lines = await _users(session)
     users = UserRepository(session)
     admin = await users.get_by_email(DEMO_USERS[0][0])
@@ -166,7 +168,7 @@ async def seed(session: AsyncSession, embedder: Embedder) -> list[str]:
     assert admin is not None and alice is not None
     lines += await _knowledge_base(session, embedder, admin)
     lines += await _history(session, embedder, admin)
-    lines += await _open_tickets(session, alice)
+    lines += await _open_tickets(session, runtime, alice)
     return lines
 
 
@@ -227,13 +229,14 @@ async def _history(session: AsyncSession, embedder: Embedder, admin: User) -> li
     return lines
 
 
-async def _open_tickets(session: AsyncSession, alice: User) -> list[str]:
+async def _open_tickets(session: AsyncSession, runtime: Runtime, alice: User) -> list[str]:
     lines = []
     for title, description in OPEN_TICKETS:
         if await session.scalar(select(Ticket.id).where(Ticket.title == title)):
             continue
         _, run = await tickets.create(
             session=session,
+            runtime=runtime,
             owner=alice,
             title=title,
             description=description,

@@ -1,1 +1,1 @@
-"""Inferra ingestion package (see DESIGN.md)."""
+"""Knowledge-base ingestion: bounded loaders, chunker, embedding pipeline (ARCHITECTURE.md)."""

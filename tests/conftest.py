@@ -17,16 +17,24 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.context import AgentContext
 from api.main import create_app
-from api.users.service import create_user
 from core import migrate
 from core.db import DatabaseUrls
 from core.embedded_pg import start_embedded_postgres, stop_embedded_postgres
 from core.models import Base, Role
 from core.settings import Settings
+from services.resources import Runtime
+from services.users import create_user
+from services.worker import drain as drain_queue
 from tests.fakes import OfflineWebSearch
 
 PASSWORD = "correct-horse-battery"
 CHECKPOINT_TABLES = ("checkpoints", "checkpoint_blobs", "checkpoint_writes")
+JOB_TABLES = (
+    "procrastinate_jobs",
+    "procrastinate_events",
+    "procrastinate_periodic_defers",
+    "procrastinate_workers",
+)
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +63,10 @@ def settings(database_urls: DatabaseUrls, tmp_path_factory: pytest.TempPathFacto
         # Long fixed window: a test never straddles a window boundary (which resets counts).
         login_rate_limit_window_seconds=3600,
         worker_enabled=False,  # tests drain the queue explicitly (deterministic)
+        # Fast crash detection for the crash tests (workers in subprocesses share these).
+        worker_heartbeat_seconds=0.5,
+        worker_stalled_seconds=2,
+        worker_sweep_seconds=1,
         gemini_api_key=None,  # never reach a real provider from the tests
         nomic_api_key=None,
         langsmith_api_key=None,
@@ -70,20 +82,25 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 
 
 @pytest.fixture
-def agent_context(app: FastAPI) -> Iterator[AgentContext]:
+def runtime(app: FastAPI) -> Runtime:
+    return app.state.runtime
+
+
+@pytest.fixture
+def agent_context(runtime: Runtime) -> Iterator[AgentContext]:
     """The app's agent context; a test may swap its chat model or web search (restored after)."""
-    context: AgentContext = app.state.agent_context
+    context: AgentContext = runtime.agent
     model, web = context.chat_model, context.web_search
     yield context
     context.chat_model, context.web_search = model, web
 
 
 @pytest.fixture
-def drain(app: FastAPI):
-    """Run every queued agent run to its end (what the background worker does)."""
+def drain(runtime: Runtime):
+    """Run every queued job to its end, through a real procrastinate worker."""
 
     async def _drain() -> int:
-        return await app.state.worker.drain()
+        return await drain_queue(runtime)
 
     return _drain
 
@@ -94,9 +111,9 @@ async def _empty_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     if "app" not in request.fixturenames:
         return
     application: FastAPI = request.getfixturevalue("app")
-    names = [t.name for t in Base.metadata.sorted_tables] + list(CHECKPOINT_TABLES)
+    names = [*(t.name for t in Base.metadata.sorted_tables), *CHECKPOINT_TABLES, *JOB_TABLES]
     tables = ", ".join(f'"{name}"' for name in names)
-    async with application.state.engine.begin() as conn:
+    async with application.state.runtime.engine.begin() as conn:
         await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
@@ -109,7 +126,7 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 def sessionmaker(app: FastAPI) -> async_sessionmaker[AsyncSession]:
-    return app.state.sessionmaker
+    return app.state.runtime.sessionmaker
 
 
 class Actor:

@@ -1,55 +1,57 @@
-"""A run worker in its own process, for the crash-recovery test.
+"""A worker process that stops at a chosen step, for the crash tests.
 
-    python -m tests.crash_worker block MARKER   # classify, then block inside draft (to be killed)
-    python -m tests.crash_worker finish         # drain the queue with a model that drafts at once
+    python -m tests.crash_worker STEP MARKER [STALL_SECONDS]
 
-The database comes from DATABASE_URL, the lease from WORKER_LEASE_SECONDS.
+STEP is a graph node (classify, retrieve_docs, draft, validate, persist) or `ingest` (a queued
+document's parse). On reaching it the worker writes MARKER, then hangs there (to be SIGKILLed)
+or, given STALL_SECONDS, blocks its event loop that long (no heartbeat: another worker takes the
+job over) and then goes on, to show that its late finish changes nothing.
+The database and worker timings come from the environment (DATABASE_URL, WORKER_*).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
-from agent.checkpointer import postgres_checkpointer
-from agent.context import build_context
-from agent.graph import build_graph
-from agent.worker import RunWorker
-from core.db import DatabaseUrls, create_engine, create_sessionmaker
+import agent.graph
+import services.knowledge_base
 from core.settings import get_settings
-from tests.fakes import OfflineWebSearch, ScriptedChatModel, classification, resolution
+from services.runtime import open_runtime
+from services.worker import run_worker
 
 
-class BlockingDraftModel(ScriptedChatModel):
-    """Classifies, then hangs in the draft call after leaving a marker file."""
+def stopping_at(
+    step: Callable[..., Awaitable[Any]], marker: Path, stall: float | None
+) -> Callable[..., Awaitable[Any]]:
+    @functools.wraps(step)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        marker.write_text("reached")  # noqa: ASYNC240 (a test marker, tiny)
+        if stall is None:
+            await asyncio.sleep(3600)  # killed here
+        else:
+            time.sleep(stall)  # noqa: ASYNC251 (on purpose: a stuck event loop, no heartbeat)
+        return await step(*args, **kwargs)
 
-    marker: str = ""
-
-    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
-        if self.prompts:  # second call: the draft
-            Path(self.marker).write_text("draft reached")
-            time.sleep(3600)
-        return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+    return wrapper
 
 
-async def main(mode: str, marker: str | None) -> None:
-    settings = get_settings()
-    urls = DatabaseUrls.from_any(settings.database_url)
-    if mode == "block":
-        model = BlockingDraftModel(messages=iter([classification()]), prompts=[], marker=marker)
+async def main(step: str, marker: Path, stall: float | None) -> None:
+    if step == "ingest":
+        module: Any = services.knowledge_base
+        name = "parse_chunk_embed"
     else:
-        model = ScriptedChatModel(messages=iter([resolution([])]), prompts=[])
-    engine = create_engine(urls, pool_size=2)
-    async with postgres_checkpointer(urls.libpq, max_size=2) as saver:
-        context = build_context(
-            settings, create_sessionmaker(engine), chat_model=model, web_search=OfflineWebSearch()
-        )
-        worker = RunWorker(graph=build_graph(saver), context=context, name=f"crash-{mode}")
-        print(f"processed {await worker.drain()}", flush=True)
-    await engine.dispose()
+        module, name = agent.graph, step
+    setattr(module, name, stopping_at(getattr(module, name), marker, stall))
+    async with open_runtime(get_settings(), migrate_database=False, pool_size=3) as runtime:
+        await run_worker(runtime, concurrency=1, name=f"crash-{step}")
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None))
+    stall = float(sys.argv[3]) if len(sys.argv) > 3 else None
+    asyncio.run(main(sys.argv[1], Path(sys.argv[2]), stall))

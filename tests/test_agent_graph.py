@@ -10,7 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from agent import runner
+from agent.evidence import collect, validate_chunks, validate_tickets, validate_web_results
 from agent.schemas import DraftResolution, HumanDecision, Solution
+from agent.steps import history, steps_from
 from core.models import AgentRun, Resolution, RunStatus, Ticket, TicketStatus
 from core.providers.web_search import WebResult
 from tests import factories
@@ -20,7 +22,7 @@ from tests.fakes import CannedWebSearch, classification, resolution, scripted
 @pytest.fixture
 async def vpn_evidence(app, agent_context, admin) -> dict[str, uuid.UUID]:
     ticket_id = await factories.resolved_ticket(
-        app.state.sessionmaker,
+        app.state.runtime.sessionmaker,
         agent_context.embedder,
         owner_id=admin.id,
         title="GlobalProtect VPN drops every few minutes",
@@ -29,7 +31,7 @@ async def vpn_evidence(app, agent_context, admin) -> dict[str, uuid.UUID]:
         steps=["Open Company Portal", "Install GlobalProtect 6.2", "Reconnect"],
     )
     [chunk_id] = await factories.kb_document(
-        app.state.sessionmaker,
+        app.state.runtime.sessionmaker,
         agent_context.embedder,
         filename="vpn.md",
         sections=[("VPN > Disconnects", "1. Update GlobalProtect to 6.2\n2. Reconnect")],
@@ -48,12 +50,12 @@ async def file_ticket(client: httpx.AsyncClient, actor, title: str, description:
 
 
 async def run_row(app, run_id) -> AgentRun:
-    async with app.state.sessionmaker() as session:
+    async with app.state.runtime.sessionmaker() as session:
         return await session.get(AgentRun, uuid.UUID(str(run_id)))
 
 
 async def resolutions_of(app, ticket_id) -> list[Resolution]:
-    async with app.state.sessionmaker() as session:
+    async with app.state.runtime.sessionmaker() as session:
         rows = await session.scalars(
             select(Resolution).where(Resolution.ticket_id == uuid.UUID(str(ticket_id)))
         )
@@ -61,7 +63,7 @@ async def resolutions_of(app, ticket_id) -> list[Resolution]:
 
 
 async def ticket_row(app, ticket_id) -> Ticket:
-    async with app.state.sessionmaker() as session:
+    async with app.state.runtime.sessionmaker() as session:
         return await session.get(Ticket, uuid.UUID(str(ticket_id)))
 
 
@@ -95,7 +97,10 @@ async def test_checkpoint_history_has_one_step_per_node_in_order(
     created = await file_ticket(client, user, *VPN)
     await drain()
     history = [
-        s async for s in app.state.graph.aget_state_history(runner.thread_config(created["run_id"]))
+        s
+        async for s in app.state.runtime.graph.aget_state_history(
+            runner.thread_config(created["run_id"])
+        )
     ]
     steps = [tuple(sorted(s.next)) for s in reversed(history)]
     assert steps == [
@@ -116,7 +121,7 @@ async def test_invalid_json_then_valid_on_retry(
     agent_context.chat_model = scripted(classification(), broken, resolution(["T1"]))
     created = await file_ticket(client, user, *VPN)
     await drain()
-    state = await app.state.graph.aget_state(runner.thread_config(created["run_id"]))
+    state = await app.state.runtime.graph.aget_state(runner.thread_config(created["run_id"]))
     assert state.values["attempts"] == 2
     assert len(await resolutions_of(app, created["ticket"]["id"])) == 1
 
@@ -152,7 +157,7 @@ async def test_repeated_failure_hands_off_then_staff_resume(
     run_id = uuid.UUID(created["run_id"])
     assert (await run_row(app, run_id)).status is RunStatus.interrupted
     assert (await ticket_row(app, created["ticket"]["id"])).status is TicketStatus.escalated
-    state = await app.state.graph.aget_state(runner.thread_config(run_id))
+    state = await app.state.runtime.graph.aget_state(runner.thread_config(run_id))
     assert state.interrupts and "3 attempts" in state.interrupts[0].value["reason"]
 
     staff_version = DraftResolution(
@@ -163,7 +168,7 @@ async def test_repeated_failure_hands_off_then_staff_resume(
         confidence=1.0,
     )
     outcome = await runner.resume(
-        app.state.graph,
+        app.state.runtime.graph,
         agent_context,
         run_id,
         HumanDecision(action="edit", resolution=staff_version, by=str(support.id)),
@@ -182,7 +187,7 @@ async def test_low_confidence_hands_off_and_reject_keeps_it_escalated(
     await drain()
     run_id = uuid.UUID(created["run_id"])
     outcome = await runner.resume(
-        app.state.graph,
+        app.state.runtime.graph,
         agent_context,
         run_id,
         HumanDecision(action="reject", note="Not an IT problem", by=str(support.id)),
@@ -203,7 +208,7 @@ async def test_approve_persists_the_draft(
     created = await file_ticket(client, user, *VPN)
     await drain()
     outcome = await runner.resume(
-        app.state.graph,
+        app.state.runtime.graph,
         agent_context,
         uuid.UUID(created["run_id"]),
         HumanDecision(action="approve", by=str(support.id)),
@@ -268,3 +273,45 @@ async def test_offline_resolver_without_evidence_hands_off(
     await drain()
     assert (await run_row(app, created["run_id"])).status is RunStatus.interrupted
     assert (await ticket_row(app, created["ticket"]["id"])).status is TicketStatus.escalated
+
+
+async def test_typed_evidence_survives_the_checkpoint_round_trip(
+    app, client, user, agent_context, drain, vpn_evidence
+) -> None:
+    agent_context.web_search = CannedWebSearch(
+        [WebResult(title="GP 6.2 notes", url="https://example.com/gp", snippet="Fixes drops")]
+    )
+    agent_context.chat_model = model = scripted(classification(), resolution(["T1", "D1", "W1"]))
+    created = await file_ticket(client, user, *VPN)
+    await drain()
+
+    snapshots = await history(app.state.runtime.graph, created["run_id"])
+    values = snapshots[-1].values  # read back from Postgres
+    [ticket] = values["similar_tickets"]
+    assert [ticket] == validate_tickets([ticket])
+    assert ticket["id"] == str(vpn_evidence["ticket"])
+    assert ticket["solution_steps"] == [
+        "Open Company Portal",
+        "Install GlobalProtect 6.2",
+        "Reconnect",
+    ]
+    [chunk] = values["doc_chunks"]
+    assert [chunk] == validate_chunks([chunk])
+    assert (chunk["id"], chunk["filename"], chunk["heading_path"]) == (
+        str(vpn_evidence["chunk"]),
+        "vpn.md",
+        "VPN > Disconnects",
+    )
+    assert values["web_results"] == validate_web_results(values["web_results"])
+    assert [(e["label"], e["id"]) for e in collect(values)] == [
+        ("T1", str(vpn_evidence["ticket"])),
+        ("D1", str(vpn_evidence["chunk"])),
+        ("W1", "https://example.com/gp"),
+    ]
+    # The runs API's step diffs still name what each retrieval step found.
+    changes = {c["key"]: c["after"] for s in steps_from(snapshots) for c in s["changes"]}
+    assert changes["similar_tickets"]["items"] == ["GlobalProtect VPN drops every few minutes"]
+    assert changes["web_results"]["items"] == ["GP 6.2 notes"]
+    # The model saw the same typed fields.
+    steps = '"solution_steps": ["Open Company Portal", "Install GlobalProtect 6.2", "Reconnect"]'
+    assert steps in model.prompts[1]

@@ -59,7 +59,7 @@ async def test_seed_demo_then_worker_resolves_the_open_tickets_offline(
     assert_error_shape(await client.get("/api/v1/users"), 401)
 
     worker = await cli(settings, "worker", "--once")
-    assert worker.returncode == 0 and "processed 2 run(s)" in worker.stdout, worker.stderr
+    assert worker.returncode == 0 and "processed 2 job(s)" in worker.stdout, worker.stderr
     alice = {
         "Authorization": f"Bearer {await login(client, 'alice@demo.inferra.dev', 'demo-password')}"
     }

@@ -86,7 +86,7 @@ async def test_helpful_feedback_makes_it_a_similar_ticket(app, client, user, dra
     retriever = Retriever(app.state.settings, agent_context.embedder)
 
     async def similar() -> list[str]:
-        async with app.state.sessionmaker() as session:
+        async with app.state.runtime.sessionmaker() as session:
             return [str(t.id) for t in await retriever.similar_tickets(session, "printer jams")]
 
     assert await similar() == []  # proposed, not accepted yet
@@ -99,7 +99,7 @@ async def test_not_helpful_demotes_in_retrieval(app, client, admin, support, age
     for title in ("Printer jams on every page", "Printer jams after toner change"):
         ids.append(
             await factories.resolved_ticket(
-                app.state.sessionmaker,
+                app.state.runtime.sessionmaker,
                 agent_context.embedder,
                 owner_id=admin.id,
                 title=title,
@@ -111,7 +111,7 @@ async def test_not_helpful_demotes_in_retrieval(app, client, admin, support, age
     retriever = Retriever(app.state.settings, agent_context.embedder)
 
     async def ranking() -> list[uuid.UUID]:
-        async with app.state.sessionmaker() as session:
+        async with app.state.runtime.sessionmaker() as session:
             return [t.id for t in await retriever.similar_tickets(session, "printer jams")]
 
     top = (await ranking())[0]

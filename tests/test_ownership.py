@@ -56,7 +56,7 @@ async def world(client, make_actor, agent_context, drain, app) -> World:
         await client.get(f"/api/v1/runs/{ids[0]['run_id']}", headers=actors["support"].headers)
     ).json()
     [chunk] = await factories.kb_document(
-        app.state.sessionmaker,
+        app.state.runtime.sessionmaker,
         agent_context.embedder,
         filename="printers.md",
         sections=[("Printers", "Restart the spooler")],
@@ -91,7 +91,7 @@ MATRIX = [
         {"checkpoint_id": "{checkpoint}", "state_patch": {}},
         (403, 403, 202, 202, 401),
     ),
-    ("POST", "/runs/{interrupted_run}/resume", {"action": "reject"}, (403, 403, 200, 200, 401)),
+    ("POST", "/runs/{interrupted_run}/resume", {"action": "reject"}, (403, 403, 202, 202, 401)),
     (
         "POST",
         "/resolutions/{resolution}/feedback",
@@ -128,7 +128,7 @@ async def fresh_object(path: str, world: World, client, drain, app, agent_contex
         world.interrupted_run = created.json()["run_id"]
     elif path.startswith("/kb/documents/"):
         await factories.kb_document(
-            app.state.sessionmaker,
+            app.state.runtime.sessionmaker,
             agent_context.embedder,
             filename="printers.md",
             sections=[("Printers", f"Restart spooler {uuid.uuid4()}")],

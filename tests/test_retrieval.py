@@ -80,7 +80,7 @@ async def history(app, agent_context, admin) -> dict[str, str]:
     for key, (title, description, fix, category) in HISTORY.items():
         ids[key] = str(
             await factories.resolved_ticket(
-                app.state.sessionmaker,
+                app.state.runtime.sessionmaker,
                 agent_context.embedder,
                 owner_id=admin.id,
                 title=title,
@@ -95,7 +95,7 @@ async def history(app, agent_context, admin) -> dict[str, str]:
 
 async def ranked(app, agent_context, query: str, mode: RetrievalMode) -> list[str]:
     retriever = Retriever(app.state.settings, agent_context.embedder)
-    async with app.state.sessionmaker() as session:
+    async with app.state.runtime.sessionmaker() as session:
         return [str(t.id) for t in await retriever.similar_tickets(session, query, mode=mode)]
 
 

@@ -19,7 +19,7 @@ VPN = {"title": "VPN keeps dropping", "description": "My VPN disconnects every f
 @pytest.fixture
 async def vpn_history(app, agent_context, admin) -> uuid.UUID:
     return await factories.resolved_ticket(
-        app.state.sessionmaker,
+        app.state.runtime.sessionmaker,
         agent_context.embedder,
         owner_id=admin.id,
         title="GlobalProtect VPN drops every few minutes",
@@ -105,7 +105,7 @@ async def test_replay_after_adding_a_doc_changes_the_sources(
     created = await file_and_run(client, user, drain)  # offline resolver
     first = await run_detail(client, support, created["run_id"])
     await factories.kb_document(
-        app.state.sessionmaker,
+        app.state.runtime.sessionmaker,
         agent_context.embedder,
         filename="vpn-runbook.md",
         sections=[
@@ -208,8 +208,12 @@ async def test_resume_approve_persists_the_draft(client, user, support, drain, a
         json={"action": "approve"},
         headers=support.headers,
     )
-    assert response.status_code == 200, response.text
-    assert response.json()["status"] == "succeeded"
+    assert response.status_code == 202, response.text  # recorded and queued
+    assert response.json()["status"] == "queued"
+    assert response.json()["pending_decision"]["decision"]["action"] == "approve"
+    assert await drain() == 1  # a worker applies the decision
+    run = (await client.get(f"/api/v1/runs/{created['run_id']}", headers=support.headers)).json()
+    assert run["status"] == "succeeded" and run["pending_decision"] is None
     ticket = (
         await client.get(f"/api/v1/tickets/{created['ticket']['id']}", headers=user.headers)
     ).json()
@@ -234,7 +238,8 @@ async def test_resume_edit_persists_the_staff_version(client, user, support, dra
     response = await client.post(
         url, json={"action": "edit", "resolution": edited}, headers=support.headers
     )
-    assert response.status_code == 200
+    assert response.status_code == 202
+    await drain()
     ticket = (
         await client.get(f"/api/v1/tickets/{created['ticket']['id']}", headers=user.headers)
     ).json()
@@ -249,7 +254,8 @@ async def test_resume_reject_keeps_it_escalated(client, user, support, drain, ag
         json={"action": "reject", "note": "Needs a site visit"},
         headers=support.headers,
     )
-    assert response.status_code == 200
+    assert response.status_code == 202
+    await drain()
     ticket = (
         await client.get(f"/api/v1/tickets/{created['ticket']['id']}", headers=user.headers)
     ).json()
@@ -263,7 +269,8 @@ async def test_concurrent_resumes_one_wins(client, user, support, admin, drain, 
         client.post(url, json={"action": "approve"}, headers=support.headers),
         client.post(url, json={"action": "approve"}, headers=admin.headers),
     )
-    assert sorted(r.status_code for r in responses) == [200, 409]
+    assert sorted(r.status_code for r in responses) == [202, 409]
+    assert await drain() == 1
     ticket = (
         await client.get(f"/api/v1/tickets/{created['ticket']['id']}", headers=user.headers)
     ).json()

@@ -13,12 +13,12 @@ from tests.fakes import OfflineWebSearch, classification, resolution, scripted
 
 
 async def test_background_worker_picks_up_new_tickets(settings, app, user) -> None:
-    await app.state.agent_context.embedder.warm_up()  # time the queue, not the model load
+    await app.state.runtime.agent.embedder.warm_up()  # time the queue, not the model load
     live_settings = settings.model_copy(update={"worker_enabled": True, "worker_poll_seconds": 5})
     live = create_app(
         live_settings,
         web_search=OfflineWebSearch(),
-        embedder=app.state.agent_context.embedder,  # share the loaded model
+        embedder=app.state.runtime.agent.embedder,  # share the loaded model
         chat_model=scripted(classification("printing"), resolution([])),
     )
     async with live.router.lifespan_context(live):

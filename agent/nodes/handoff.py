@@ -17,7 +17,8 @@ from langgraph.types import Command, interrupt
 from agent.context import AgentContext, context_of
 from agent.schemas import HumanDecision
 from agent.state import AgentState
-from core.models import TicketComment, TicketStatus
+from core import ticket_rules
+from core.models import TicketComment
 from core.repositories.tickets import CommentRepository, TicketRepository
 
 
@@ -27,8 +28,8 @@ async def handoff(
     ticket_id = uuid.UUID(state["ticket"]["ticket_id"])
     async with context_of(runtime).sessionmaker.begin() as session:
         ticket = await TicketRepository(session).get(ticket_id, for_update=True)
-        if ticket is not None and ticket.status not in (TicketStatus.closed,):
-            ticket.status = TicketStatus.escalated
+        if ticket is not None:
+            ticket.status = ticket_rules.after_handoff(ticket.status)
     answer = interrupt(
         {
             "reason": state.get("handoff_reason"),

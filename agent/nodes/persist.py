@@ -17,8 +17,9 @@ from agent.context import AgentContext, context_of
 from agent.evidence import by_label
 from agent.schemas import DraftResolution
 from agent.state import AgentState
+from core import ticket_rules
 from core.history import ticket_retrieval_text
-from core.models import Category, Priority, TicketStatus
+from core.models import Category, Priority
 from core.repositories.tickets import ResolutionRepository, TicketRepository
 
 log = structlog.get_logger(__name__)
@@ -68,12 +69,7 @@ async def persist(
             ticket.category = ticket.category or Category(state.get("category", "other"))
             if state.get("priority"):
                 ticket.priority = Priority(state["priority"])
-            if ticket.status in (
-                TicketStatus.open,
-                TicketStatus.in_progress,
-                TicketStatus.escalated,
-            ):
-                ticket.status = TicketStatus.resolved
+            ticket.status = ticket_rules.after_resolution(ticket.status)
             ticket.resolution_text = text
             ticket.embedding = embedding
     log.info(

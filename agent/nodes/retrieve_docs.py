@@ -8,6 +8,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from agent.context import AgentContext, context_of
+from agent.evidence import validate_chunks
 from agent.nodes.retrieve_tickets import jsonable, query_text
 from agent.state import AgentState
 
@@ -16,4 +17,4 @@ async def retrieve_docs(state: AgentState, runtime: Runtime[AgentContext]) -> di
     ctx = context_of(runtime)
     async with ctx.sessionmaker() as session:
         hits = await ctx.retriever.doc_chunks(session, query_text(state))
-    return {"doc_chunks": [jsonable(asdict(h)) for h in hits]}
+    return {"doc_chunks": validate_chunks(jsonable(asdict(h)) for h in hits)}

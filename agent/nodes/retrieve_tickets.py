@@ -10,6 +10,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from agent.context import AgentContext, context_of
+from agent.evidence import validate_tickets
 from agent.state import AgentState
 
 
@@ -29,7 +30,7 @@ async def retrieve_tickets(state: AgentState, runtime: Runtime[AgentContext]) ->
         hits = await ctx.retriever.similar_tickets(
             session, query_text(state), exclude=uuid.UUID(state["ticket"]["ticket_id"])
         )
-    return {"similar_tickets": [jsonable(asdict(h)) for h in hits]}
+    return {"similar_tickets": validate_tickets(jsonable(asdict(h)) for h in hits)}
 
 
 def jsonable(row: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from agent.context import AgentContext, context_of
+from agent.evidence import validate_web_results
 from agent.state import AgentState
 from core.providers import ProviderUnavailable
 
@@ -18,4 +19,4 @@ async def web_search(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
         results = await context_of(runtime).web_search.search(query)
     except ProviderUnavailable as exc:
         return {"web_results": [], "skipped": [{"step": "web_search", "reason": str(exc)}]}
-    return {"web_results": [asdict(r) for r in results]}
+    return {"web_results": validate_web_results(asdict(r) for r in results)}

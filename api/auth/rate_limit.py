@@ -27,7 +27,7 @@ async def enforce_login_rate_limit(request: Request) -> None:
     if email:
         limits.append((f"login:email:{email}", settings.login_rate_limit_per_email))
     # Its own transaction: a failed login rolls the request session back, the count must stay.
-    async with request.app.state.sessionmaker.begin() as session:
+    async with request.app.state.runtime.sessionmaker.begin() as session:
         repo = RateLimitRepository(session)
         for key, limit in limits:
             hits, retry_after = await repo.hit(key, settings.login_rate_limit_window_seconds)

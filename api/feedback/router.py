@@ -8,12 +8,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from api.deps import AgentContextDep, CurrentUser, SessionDep, SupportUser
-from api.feedback import service
+from api.deps import CurrentUser, RuntimeDep, SessionDep, SupportUser
 from api.feedback.schemas import FeedbackCreate, FeedbackRead, FeedbackSummary, HelpfulnessRow
 from api.schemas import ERROR_RESPONSES
-from core.errors import InferraError
-from core.repositories.feedback import FeedbackRepository
+from services import feedback as service
 
 router = APIRouter(tags=["feedback"], responses=ERROR_RESPONSES)
 
@@ -28,14 +26,16 @@ async def give_feedback(
     body: FeedbackCreate,
     user: CurrentUser,
     session: SessionDep,
-    context: AgentContextDep,
+    runtime: RuntimeDep,
 ) -> FeedbackRead:
     feedback = await service.give(
         session=session,
+        runtime=runtime,
         user=user,
         resolution_id=resolution_id,
-        body=body,
-        embedder=context.embedder,
+        verdict=body.verdict,
+        reason=body.reason,
+        comment=body.comment,
     )
     return FeedbackRead.model_validate(feedback)
 
@@ -49,15 +49,7 @@ async def feedback_summary(
 ) -> FeedbackSummary:
     until = until or datetime.now(UTC)
     since = since or until - timedelta(days=30)
-    if since.tzinfo is None or until.tzinfo is None:
-        raise InferraError(
-            "since and until need a timezone (e.g. 2026-11-01T00:00:00Z)",
-            code="validation_error",
-            status_code=422,
-        )
-    if since >= until:
-        raise InferraError("since must be before until", code="validation_error", status_code=422)
-    figures = await FeedbackRepository(session).summary(since, until)
+    figures = await service.summary(session=session, since=since, until=until)
     overall = figures["overall"]
     return FeedbackSummary(
         since=since,

@@ -8,8 +8,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from api.deps import PageDep, SessionDep, SettingsDep, SupportUser
-from api.kb import service
+from api.deps import PageDep, RuntimeDep, SessionDep, SupportUser
+from api.kb import uploads
 from api.kb.schemas import (
     ChunkRead,
     DocumentDetail,
@@ -19,9 +19,8 @@ from api.kb.schemas import (
     SearchResults,
 )
 from api.schemas import ERROR_RESPONSES, ErrorOut, PageOut
-from core.errors import NotFound
-from core.repositories.documents import DocumentRepository
 from core.settings import RetrievalMode
+from services import knowledge_base
 
 INGEST_RESPONSES = {
     **ERROR_RESPONSES,
@@ -36,9 +35,9 @@ UPLOAD_BODY = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "required": [service.UPLOAD_FIELD],
+                    "required": [uploads.UPLOAD_FIELD],
                     "properties": {
-                        service.UPLOAD_FIELD: {
+                        uploads.UPLOAD_FIELD: {
                             "type": "array",
                             "items": {"type": "string", "format": "binary"},
                             "description": ".pdf .docx .md .txt .html (checked by content)",
@@ -66,21 +65,17 @@ async def ingest_doc(
     response: Response,
     staff: SupportUser,
     session: SessionDep,
-    settings: SettingsDep,
+    runtime: RuntimeDep,
 ) -> IngestResponse:
     """One or more files; 200 with a result per file if at least one was accepted (202 when a
     large one was queued for the worker: its document_id is the job), else the first file's
     error (413, 415, 422)."""
-    outcomes = await service.ingest_uploads(
-        request=request,
-        session=session,
-        settings=settings,
-        embedder=request.app.state.agent_context.embedder,
-        user=staff,
+    outcomes = await uploads.ingest_uploads(
+        request=request, session=session, runtime=runtime, user=staff
     )
     results = [IngestFileResult.from_outcome(o) for o in outcomes]
     if all(r.status == "failed" for r in results):
-        raise service.all_failed(outcomes, {"results": [r.model_dump() for r in results]})
+        raise uploads.all_failed(outcomes, {"results": [r.model_dump() for r in results]})
     if any(r.status == "queued" for r in results):
         response.status_code = status.HTTP_202_ACCEPTED
     return IngestResponse(results=results)
@@ -90,7 +85,7 @@ async def ingest_doc(
 async def list_documents(
     _: SupportUser, session: SessionDep, page: PageDep
 ) -> PageOut[DocumentRead]:
-    result = await DocumentRepository(session).list(page)
+    result = await knowledge_base.list_documents(session=session, page=page)
     return PageOut[DocumentRead](
         items=[DocumentRead.of(row.document, row.chunk_count) for row in result.items],
         total=result.total,
@@ -103,31 +98,28 @@ async def list_documents(
 async def get_document(
     document_id: uuid.UUID, _: SupportUser, session: SessionDep
 ) -> DocumentDetail:
-    repo = DocumentRepository(session)
-    document = await repo.get(document_id)
-    if document is None:
-        raise NotFound("Document not found")
-    chunks = [ChunkRead.model_validate(c) for c in await repo.chunks_of(document_id)]
+    document, rows = await knowledge_base.document_with_chunks(
+        session=session, document_id=document_id
+    )
+    chunks = [ChunkRead.model_validate(c) for c in rows]
     return DocumentDetail.of(document, len(chunks), chunks=chunks)
 
 
 @documents_router.delete("/documents/{document_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_document(document_id: uuid.UUID, staff: SupportUser, session: SessionDep) -> None:
-    await service.delete_document(session=session, document_id=document_id, actor=staff)
+    await knowledge_base.delete_document(session=session, document_id=document_id, actor=staff)
 
 
 @documents_router.get("/search", response_model=SearchResults)
 async def search(
-    request: Request,
     _: SupportUser,
     session: SessionDep,
-    settings: SettingsDep,
+    runtime: RuntimeDep,
     q: Annotated[str, Query(min_length=1, max_length=500, description="a ticket's words")],
     mode: RetrievalMode | None = None,
 ) -> SearchResults:
     """The agent's retrieve_docs search (same Retriever, same settings), with its scores."""
-    mode = mode or settings.retrieval_mode
-    hits = await request.app.state.agent_context.retriever.doc_chunks(session, q, mode=mode)
+    mode, hits = await knowledge_base.search(session=session, runtime=runtime, query=q, mode=mode)
     return SearchResults.of(q, mode, hits)
 
 

@@ -6,7 +6,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict
 
-from api.kb.service import FileOutcome
+from api.kb.uploads import FileOutcome
 from core.models import Document
 from core.retrieval import DocChunkHit
 from core.settings import RetrievalMode
@@ -83,25 +83,11 @@ class DocumentDetail(DocumentRead):
     chunks: list[ChunkRead]
 
 
-class SearchHit(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    document_id: uuid.UUID
-    filename: str
-    heading_path: str | None
-    page: int | None
-    text: str
-    score: float
-    vector_rank: int | None
-    fulltext_rank: int | None
-
-
 class SearchResults(BaseModel):
     query: str
     mode: RetrievalMode
-    hits: list[SearchHit]
+    hits: list[DocChunkHit]  # the retriever's own hits (a dataclass pydantic can describe)
 
     @classmethod
     def of(cls, query: str, mode: RetrievalMode, hits: list[DocChunkHit]) -> SearchResults:
-        return cls(query=query, mode=mode, hits=[SearchHit.model_validate(h) for h in hits])
+        return cls(query=query, mode=mode, hits=hits)

@@ -27,7 +27,7 @@ class RunPublic(BaseModel):
 
 
 class RunRead(RunPublic):
-    """What staff see: also errors, lineage, skipped steps and the worker."""
+    """What staff see: also errors, lineage, skipped steps and attempts."""
 
     error: str | None
     parent_run_id: uuid.UUID | None
@@ -35,7 +35,7 @@ class RunRead(RunPublic):
     state_patch: dict[str, Any] | None
     skipped_steps: list[dict[str, Any]]
     attempts: int
-    worker_id: str | None
+    pending_decision: dict[str, Any] | None
 
 
 class StateChange(BaseModel):

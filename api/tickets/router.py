@@ -8,9 +8,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from api.deps import AgentContextDep, CurrentUser, PageDep, SessionDep, SupportUser
+from api.deps import CurrentUser, PageDep, RuntimeDep, SessionDep, SupportUser
 from api.schemas import ERROR_RESPONSES, PageOut, Text
-from api.tickets import service
 from api.tickets.schemas import (
     CommentCreate,
     CommentRead,
@@ -24,13 +23,7 @@ from api.tickets.schemas import (
     TicketUpdate,
 )
 from core.models import Category, Priority, TicketStatus
-from core.repositories.runs import RunRepository
-from core.repositories.tickets import (
-    CommentRepository,
-    ResolutionRepository,
-    TicketFilters,
-    TicketRepository,
-)
+from services import tickets
 
 router = APIRouter(prefix="/tickets", tags=["tickets"], responses=ERROR_RESPONSES)
 llm_router = APIRouter(prefix="/llm", tags=["agent"], responses=ERROR_RESPONSES)
@@ -38,16 +31,16 @@ llm_router = APIRouter(prefix="/llm", tags=["agent"], responses=ERROR_RESPONSES)
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=TicketCreated)
 async def create_ticket(
-    body: TicketCreate, user: CurrentUser, session: SessionDep
+    body: TicketCreate, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> TicketCreated:
-    ticket, run = await service.create(
+    ticket, run = await tickets.create(
         session=session,
+        runtime=runtime,
         owner=user,
         title=body.title,
         description=body.description,
         category_hint=body.category_hint,
     )
-    await session.refresh(ticket)
     return TicketCreated(ticket=TicketRead.model_validate(ticket), run_id=run.id)
 
 
@@ -62,27 +55,28 @@ async def list_tickets(
     assignee_id: uuid.UUID | None = None,
     q: Annotated[Text | None, Query(max_length=200, description="full-text search")] = None,
 ) -> PageOut[TicketRead]:
-    filters = TicketFilters(
-        owner_id=None if user.is_staff else user.id,
+    result = await tickets.list_visible(
+        session=session,
+        user=user,
+        page=page,
         status=status_,
         category=category,
         priority=priority,
         assignee_id=assignee_id,
-        q=q.strip() if q and q.strip() else None,
+        text=q,
     )
-    result = await TicketRepository(session).list(filters, page)
     return PageOut.of(result, TicketRead)
 
 
 @router.get("/{ticket_id}", response_model=TicketDetail)
 async def get_ticket(ticket_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> TicketDetail:
-    ticket = await service.get_visible(session=session, user=user, ticket_id=ticket_id)
-    resolution = await ResolutionRepository(session).latest_for(ticket.id)
-    runs = await RunRepository(session).list_for_ticket(ticket.id)
+    view = await tickets.view(session=session, user=user, ticket_id=ticket_id)
     return TicketDetail(
-        **TicketRead.model_validate(ticket).model_dump(),
-        latest_resolution=ResolutionRead.model_validate(resolution) if resolution else None,
-        latest_run=RunSummary.model_validate(runs[-1]) if runs else None,
+        **TicketRead.model_validate(view.ticket).model_dump(),
+        latest_resolution=ResolutionRead.model_validate(view.latest_resolution)
+        if view.latest_resolution
+        else None,
+        latest_run=RunSummary.model_validate(view.latest_run) if view.latest_run else None,
     )
 
 
@@ -92,17 +86,17 @@ async def update_ticket(
     body: TicketUpdate,
     staff: SupportUser,
     session: SessionDep,
-    context: AgentContextDep,
+    runtime: RuntimeDep,
 ) -> TicketRead:
-    ticket = await service.update(
+    ticket = await tickets.update(
         session=session,
+        runtime=runtime,
         actor=staff,
         ticket_id=ticket_id,
         status=body.status,
         priority=body.priority,
         assignee_id=body.assignee_id,
         unassign=body.unassign,
-        embedder=context.embedder,
     )
     return TicketRead.model_validate(ticket)
 
@@ -115,15 +109,15 @@ async def add_comment(
     body: CommentCreate,
     user: CurrentUser,
     session: SessionDep,
-    context: AgentContextDep,
+    runtime: RuntimeDep,
 ) -> CommentRead:
-    comment = await service.add_comment(
+    comment = await tickets.add_comment(
         session=session,
+        runtime=runtime,
         user=user,
         ticket_id=ticket_id,
         body=body.body,
         internal=body.internal,
-        embedder=context.embedder,
     )
     return CommentRead.model_validate(comment)
 
@@ -132,16 +126,17 @@ async def add_comment(
 async def list_comments(
     ticket_id: uuid.UUID, user: CurrentUser, session: SessionDep, page: PageDep
 ) -> PageOut[CommentRead]:
-    ticket = await service.get_visible(session=session, user=user, ticket_id=ticket_id)
-    result = await CommentRepository(session).list_for(
-        ticket.id, include_internal=user.is_staff, page=page
-    )
+    result = await tickets.comments(session=session, user=user, ticket_id=ticket_id, page=page)
     return PageOut.of(result, CommentRead)
 
 
 @llm_router.post(
     "/resolve_ticket/{ticket_id}", status_code=status.HTTP_202_ACCEPTED, response_model=RunQueued
 )
-async def resolve_ticket(ticket_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> RunQueued:
-    run = await service.request_resolution(session=session, user=user, ticket_id=ticket_id)
+async def resolve_ticket(
+    ticket_id: uuid.UUID, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+) -> RunQueued:
+    run = await tickets.request_resolution(
+        session=session, runtime=runtime, user=user, ticket_id=ticket_id
+    )
     return RunQueued(run_id=run.id, status=run.status)

@@ -9,10 +9,9 @@ from fastapi import APIRouter, Query, status
 
 from api.deps import AdminUser, CurrentUser, PageDep, SessionDep
 from api.schemas import ERROR_RESPONSES, PageOut, Text
-from api.users import service
 from api.users.schemas import RoleUpdate, UserRead
 from core.models import Role
-from core.repositories.users import UserRepository
+from services import users
 
 router = APIRouter(prefix="/users", tags=["users"], responses=ERROR_RESPONSES)
 
@@ -33,8 +32,8 @@ async def list_users(
         Text | None, Query(max_length=320, description="substring of the email")
     ] = None,
 ) -> PageOut[UserRead]:
-    result = await UserRepository(session).list(
-        page, role=role, is_active=is_active, email_contains=email
+    result = await users.list_users(
+        session=session, page=page, role=role, is_active=is_active, email_contains=email
     )
     return PageOut.of(result, UserRead)
 
@@ -43,10 +42,10 @@ async def list_users(
 async def change_role(
     user_id: uuid.UUID, body: RoleUpdate, admin: AdminUser, session: SessionDep
 ) -> UserRead:
-    user = await service.change_role(session=session, actor=admin, user_id=user_id, role=body.role)
+    user = await users.change_role(session=session, actor=admin, user_id=user_id, role=body.role)
     return UserRead.model_validate(user)
 
 
 @router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def deactivate_user(user_id: uuid.UUID, admin: AdminUser, session: SessionDep) -> None:
-    await service.deactivate(session=session, actor=admin, user_id=user_id)
+    await users.deactivate(session=session, actor=admin, user_id=user_id)

@@ -63,11 +63,7 @@ class DocumentRepository:
     ) -> list[uuid.UUID]:
         """Store `document` in place of any document with its filename; returns the ids replaced.
         Callers run it in one transaction (or savepoint): the old version goes only with it."""
-        # Serialises uploads of one filename until commit, so two can never both survive.
-        await self.session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"),
-            {"name": f"documents.filename:{document.filename}"},
-        )
+        await self.lock_filename(document.filename)
         document.id = document.id or uuid.uuid4()  # a queued upload keeps its id, the rest go
         replaced = await self.session.scalars(
             delete(Document)
@@ -78,30 +74,33 @@ class DocumentRepository:
         await self.add_with_chunks(document, chunks)
         return replaced_ids
 
-    async def claim_queued(self, lease_seconds: int) -> uuid.UUID | None:
-        """One queued upload, or one whose worker died (lease expired); SKIP LOCKED as for runs."""
-        row = await self.session.execute(
-            text(
-                """
-                UPDATE documents SET status = 'processing', attempts = attempts + 1,
-                       lease_until = now() + make_interval(secs => :lease)
-                 WHERE id = (
-                       SELECT id FROM documents
-                        WHERE status = 'queued'
-                           OR (status = 'processing' AND lease_until < now())
-                        ORDER BY created_at
-                        FOR UPDATE SKIP LOCKED LIMIT 1)
-                RETURNING id
-                """
-            ),
-            {"lease": lease_seconds},
+    async def lock_filename(self, filename: str) -> None:
+        """Serialises uploads of one filename until commit, so two can never both survive."""
+        await self.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"),
+            {"name": f"documents.filename:{filename}"},
         )
-        return row.scalar_one_or_none()
 
-    async def get_with_source(self, document_id: uuid.UUID) -> Document | None:
+    async def lock_queued(self, document_id: uuid.UUID) -> Document | None:
+        """The queued upload with its bytes, row-locked until commit; None once it was ingested
+        (or failed, or deleted): a second execution of the job stores nothing."""
         return await self.session.scalar(
-            select(Document).where(Document.id == document_id).options(undefer(Document.source))
+            select(Document)
+            .where(Document.id == document_id, Document.status == "queued")
+            .options(undefer(Document.source))
+            .with_for_update()
         )
+
+    async def newer_with_filename(self, document: Document) -> bool:
+        """Whether a later upload of the same filename exists (the newest upload wins)."""
+        newer = await self.session.scalar(
+            select(Document.id).where(
+                Document.filename == document.filename,
+                Document.id != document.id,
+                Document.created_at > document.created_at,
+            )
+        )
+        return newer is not None
 
     async def chunk_count(self, document_id: uuid.UUID) -> int:
         count = await self.session.scalar(

@@ -1,5 +1,4 @@
-"""SQL for agent runs. The `queued` rows are the job queue: enqueueing a run is inserting its
-row in the same transaction as the ticket, so a crash can never lose or orphan a run."""
+"""SQL for agent runs, the domain record of each run job (status, trigger, lineage, owner)."""
 
 from __future__ import annotations
 
@@ -7,19 +6,19 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import AgentRun, RunStatus, RunTrigger
 
-NOTIFY_CHANNEL = "inferra_runs"
+ACTIVE = (RunStatus.queued, RunStatus.running)
 
 
 class RunRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def enqueue(
+    async def add(
         self,
         ticket_id: uuid.UUID,
         trigger: RunTrigger,
@@ -36,12 +35,13 @@ class RunRepository:
         )
         self.session.add(run)
         await self.session.flush()
-        # Delivered at commit: idle workers wake up at once instead of at their next poll.
-        await self.session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
         return run
 
-    async def get(self, run_id: uuid.UUID) -> AgentRun | None:
-        return await self.session.get(AgentRun, run_id)
+    async def get(self, run_id: uuid.UUID, *, for_update: bool = False) -> AgentRun | None:
+        # Locking re-reads the row: a copy already in the session may be stale.
+        return await self.session.get(
+            AgentRun, run_id, with_for_update=for_update, populate_existing=for_update
+        )
 
     async def list_for_ticket(self, ticket_id: uuid.UUID) -> list[AgentRun]:
         rows = await self.session.scalars(
@@ -49,53 +49,73 @@ class RunRepository:
         )
         return list(rows)
 
-    async def claim_next(self, worker_id: str, lease_seconds: int) -> AgentRun | None:
-        """Take one queued run, or a running one whose worker stopped renewing its lease
-        (crashed); SKIP LOCKED lets many workers claim concurrently without blocking."""
-        row = await self.session.execute(
-            text(
-                """
-                UPDATE agent_runs SET status = 'running', worker_id = :worker,
-                       lease_until = now() + make_interval(secs => :lease),
-                       attempts = attempts + 1, started_at = coalesce(started_at, now())
-                 WHERE id = (
-                       SELECT id FROM agent_runs
-                        WHERE status = 'queued'
-                           OR (status = 'running' AND lease_until < now())
-                        ORDER BY created_at
-                        FOR UPDATE SKIP LOCKED LIMIT 1)
-                RETURNING id
-                """
-            ),
-            {"worker": worker_id, "lease": lease_seconds},
+    async def active_for_ticket(self, ticket_id: uuid.UUID) -> uuid.UUID | None:
+        return await self.session.scalar(
+            select(AgentRun.id).where(AgentRun.ticket_id == ticket_id, AgentRun.status.in_(ACTIVE))
         )
-        run_id = row.scalar_one_or_none()
-        return await self.session.get(AgentRun, run_id) if run_id else None
 
-    async def renew_lease(self, run_id: uuid.UUID, worker_id: str, lease_seconds: int) -> bool:
-        result = await self.session.execute(
-            text(
-                "UPDATE agent_runs SET lease_until = now() + make_interval(secs => :lease)"
-                " WHERE id = :id AND worker_id = :worker AND status = 'running'"
-            ),
-            {"id": run_id, "worker": worker_id, "lease": lease_seconds},
+    async def queued_count_for(self, requester_id: uuid.UUID | None) -> int:
+        """How many runs this requester already has waiting (fair scheduling)."""
+        if requester_id is None:
+            return 0
+        count = await self.session.scalar(
+            select(func.count()).where(
+                AgentRun.requested_by == requester_id, AgentRun.status == RunStatus.queued
+            )
         )
-        return result.rowcount == 1
+        return count or 0
+
+    async def start_attempt(self, run_id: uuid.UUID, token: str) -> AgentRun | None:
+        """Make `token` the run's owner; None when the run is over (nothing left to do)."""
+        run = await self.session.scalar(
+            update(AgentRun)
+            .where(AgentRun.id == run_id, AgentRun.status.in_(ACTIVE))
+            .values(
+                status=RunStatus.running,
+                attempt_token=token,
+                attempts=AgentRun.attempts + 1,
+                started_at=func.coalesce(AgentRun.started_at, func.now()),
+            )
+            .returning(AgentRun)
+            .execution_options(populate_existing=True)
+        )
+        return run
 
     async def finish(
         self,
         run_id: uuid.UUID,
+        token: str,
         status: RunStatus,
         *,
         error: str | None = None,
         model: str | None = None,
         skipped_steps: list[dict[str, Any]] | None = None,
-    ) -> None:
-        values: dict[str, Any] = {"status": status, "lease_until": None, "error": error}
+    ) -> bool:
+        """Record the outcome of the attempt `token`; False (nothing written) when another
+        attempt owns the run now, e.g. this worker stalled and was superseded."""
+        values: dict[str, Any] = {"status": status, "error": error, "pending_decision": None}
         if status in (RunStatus.succeeded, RunStatus.failed):
             values["finished_at"] = datetime.now(UTC)
         if model is not None:
             values["model"] = model
         if skipped_steps is not None:
             values["skipped_steps"] = skipped_steps
-        await self.session.execute(update(AgentRun).where(AgentRun.id == run_id).values(**values))
+        result = await self.session.execute(
+            update(AgentRun)
+            .where(
+                AgentRun.id == run_id,
+                AgentRun.attempt_token == token,
+                AgentRun.status == RunStatus.running,
+            )
+            .values(**values)
+        )
+        return result.rowcount == 1
+
+    async def requeue(self, run_id: uuid.UUID, token: str, error: str) -> bool:
+        """An attempt failed and the job will be retried: the run waits again."""
+        result = await self.session.execute(
+            update(AgentRun)
+            .where(AgentRun.id == run_id, AgentRun.attempt_token == token)
+            .values(status=RunStatus.queued, error=error)
+        )
+        return result.rowcount == 1

@@ -1,9 +1,9 @@
-"""Knowledge-base rules: uploads within the size limits, one savepoint per document (a bad file
-fails alone), the staff's view of documents and of the agent's search."""
+"""Reading uploads off the HTTP request: the multipart form within the size limits, each file
+counted while read, client paths stripped; each file then goes to the knowledge-base service in
+its own savepoint (a bad file fails alone)."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -13,14 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData, UploadFile
 from starlette.types import Message
 
-from core.errors import InferraError, NotFound
+from core.errors import InferraError
 from core.models import User
-from core.providers.embeddings import Embedder
-from core.repositories.documents import DocumentRepository
 from core.settings import Settings
 from ingestion.errors import DocumentTooLarge
-from ingestion.pipeline import IngestResult, check_size, ingest_bytes
-from ingestion.queue import enqueue_bytes
+from ingestion.pipeline import IngestResult, check_size
+from services import knowledge_base
+from services.resources import Runtime
 
 log = structlog.get_logger(__name__)
 
@@ -40,10 +39,10 @@ class FileOutcome:
 
 
 async def ingest_uploads(
-    *, request: Request, session: AsyncSession, settings: Settings, embedder: Embedder, user: User
+    *, request: Request, session: AsyncSession, runtime: Runtime, user: User
 ) -> list[FileOutcome]:
     """Each file of the multipart field `files`, in order, each in its own savepoint."""
-    form = await _receive_form(request, settings)
+    form = await _receive_form(request, runtime.settings)
     try:
         # Starlette's UploadFile: the parser makes those (FastAPI's is a subclass of it).
         uploads = [f for f in form.getlist(UPLOAD_FIELD) if isinstance(f, UploadFile)]
@@ -53,34 +52,20 @@ async def ingest_uploads(
                 code="validation_error",
                 status_code=422,
             )
-        return [await _ingest_upload(u, session, settings, embedder, user) for u in uploads]
+        return [await _ingest_upload(u, session, runtime, user) for u in uploads]
     finally:
         await form.close()  # the spooled temporary files
 
 
 async def _ingest_upload(
-    upload: UploadFile, session: AsyncSession, settings: Settings, embedder: Embedder, user: User
+    upload: UploadFile, session: AsyncSession, runtime: Runtime, user: User
 ) -> FileOutcome:
     filename = _safe_filename(upload.filename)
     try:
-        data = await _read_upload(upload, filename, settings)
-        if len(data) > settings.ingest_background_bytes:
-            result = await enqueue_bytes(
-                session=session,
-                settings=settings,
-                filename=filename,
-                data=data,
-                uploaded_by=user.id,
-            )
-        else:
-            result = await ingest_bytes(
-                session=session,
-                embedder=embedder,
-                settings=settings,
-                filename=filename,
-                data=data,
-                uploaded_by=user.id,
-            )
+        data = await _read_upload(upload, filename, runtime.settings)
+        result = await knowledge_base.ingest_file(
+            session=session, runtime=runtime, user=user, filename=filename, data=data
+        )
     except InferraError as exc:
         log.warning("document_rejected", filename=filename, code=exc.code, error=exc.message)
         return FileOutcome(filename, error=exc)
@@ -136,9 +121,3 @@ def all_failed(outcomes: list[FileOutcome], details: dict) -> InferraError:
     return InferraError(
         first.message, code=first.code, status_code=first.status_code, details=details
     )
-
-
-async def delete_document(*, session: AsyncSession, document_id: uuid.UUID, actor: User) -> None:
-    if not await DocumentRepository(session).delete(document_id):
-        raise NotFound("Document not found")
-    log.info("document_deleted", document_id=str(document_id), actor_id=str(actor.id))

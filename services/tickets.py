@@ -1,40 +1,53 @@
-"""Ticket rules: who sees what, valid status transitions, runs queued with their ticket."""
+"""Tickets: who sees what, staff updates through the status rules, runs queued with their
+ticket (in its transaction), comments."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import structlog
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import ticket_rules
 from core.errors import Conflict, Forbidden, InferraError, NotFound
 from core.history import accept_resolution
 from core.models import (
     AgentRun,
+    Category,
+    Priority,
+    Resolution,
     Role,
-    RunStatus,
     RunTrigger,
     Ticket,
     TicketComment,
     TicketStatus,
     User,
 )
-from core.providers.embeddings import Embedder
+from core.pagination import Page, PageRequest
 from core.repositories.runs import RunRepository
-from core.repositories.tickets import CommentRepository, ResolutionRepository, TicketRepository
+from core.repositories.tickets import (
+    CommentRepository,
+    ResolutionRepository,
+    TicketFilters,
+    TicketRepository,
+)
 from core.repositories.users import UserRepository
+from services import jobs
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from services.resources import Runtime
 
 log = structlog.get_logger(__name__)
 
-S = TicketStatus
-TRANSITIONS: dict[TicketStatus, set[TicketStatus]] = {
-    S.open: {S.in_progress, S.resolved, S.closed, S.escalated},
-    S.in_progress: {S.open, S.resolved, S.closed, S.escalated},
-    S.escalated: {S.open, S.in_progress, S.resolved, S.closed},
-    S.resolved: {S.open, S.in_progress, S.closed},
-    S.closed: {S.open},
-}
+
+@dataclass(frozen=True)
+class TicketView:
+    ticket: Ticket
+    latest_resolution: Resolution | None
+    latest_run: AgentRun | None
 
 
 async def get_visible(*, session: AsyncSession, user: User, ticket_id: uuid.UUID) -> Ticket:
@@ -45,8 +58,44 @@ async def get_visible(*, session: AsyncSession, user: User, ticket_id: uuid.UUID
     return ticket
 
 
+async def view(*, session: AsyncSession, user: User, ticket_id: uuid.UUID) -> TicketView:
+    ticket = await get_visible(session=session, user=user, ticket_id=ticket_id)
+    resolution = await ResolutionRepository(session).latest_for(ticket.id)
+    runs = await RunRepository(session).list_for_ticket(ticket.id)
+    return TicketView(ticket, resolution, runs[-1] if runs else None)
+
+
+async def list_visible(
+    *,
+    session: AsyncSession,
+    user: User,
+    page: PageRequest,
+    status: TicketStatus | None = None,
+    category: Category | None = None,
+    priority: Priority | None = None,
+    assignee_id: uuid.UUID | None = None,
+    text: str | None = None,
+) -> Page[Ticket]:
+    """Requesters see their own tickets, staff all of them."""
+    filters = TicketFilters(
+        owner_id=None if user.is_staff else user.id,
+        status=status,
+        category=category,
+        priority=priority,
+        assignee_id=assignee_id,
+        q=text.strip() if text and text.strip() else None,
+    )
+    return await TicketRepository(session).list(filters, page)
+
+
 async def create(
-    *, session: AsyncSession, owner: User, title: str, description: str, category_hint
+    *,
+    session: AsyncSession,
+    runtime: Runtime,
+    owner: User,
+    title: str,
+    description: str,
+    category_hint: Category | None = None,
 ) -> tuple[Ticket, AgentRun]:
     ticket = await TicketRepository(session).add(
         Ticket(
@@ -57,29 +106,29 @@ async def create(
             status=TicketStatus.open,
         )
     )
-    run = await RunRepository(session).enqueue(ticket.id, RunTrigger.auto, requested_by=owner.id)
+    run = await RunRepository(session).add(ticket.id, RunTrigger.auto, requested_by=owner.id)
+    await jobs.defer_run(session, runtime.jobs, run)
+    await session.refresh(ticket)
     log.info("ticket_created", ticket_id=str(ticket.id), run_id=str(run.id))
     return ticket, run
 
 
 async def request_resolution(
-    *, session: AsyncSession, user: User, ticket_id: uuid.UUID
+    *, session: AsyncSession, runtime: Runtime, user: User, ticket_id: uuid.UUID
 ) -> AgentRun:
+    """A manual re-run; one active run per ticket (409 with its id otherwise)."""
     ticket = await get_visible(session=session, user=user, ticket_id=ticket_id)
     await TicketRepository(session).get(ticket.id, for_update=True)  # one request at a time
-    active = await session.scalar(
-        select(AgentRun.id).where(
-            AgentRun.ticket_id == ticket.id,
-            AgentRun.status.in_([RunStatus.queued, RunStatus.running]),
-        )
-    )
+    runs = RunRepository(session)
+    active = await runs.active_for_ticket(ticket.id)
     if active is not None:
         raise Conflict(
             "A run for this ticket is already queued or running",
             code="run_in_progress",
             details={"run_id": str(active)},
         )
-    run = await RunRepository(session).enqueue(ticket.id, RunTrigger.manual, requested_by=user.id)
+    run = await runs.add(ticket.id, RunTrigger.manual, requested_by=user.id)
+    await jobs.defer_run(session, runtime.jobs, run)
     log.info("run_requested", ticket_id=str(ticket.id), run_id=str(run.id))
     return run
 
@@ -87,27 +136,21 @@ async def request_resolution(
 async def update(
     *,
     session: AsyncSession,
+    runtime: Runtime,
     actor: User,
     ticket_id: uuid.UUID,
-    status: TicketStatus | None,
-    priority,
-    assignee_id: uuid.UUID | None,
-    unassign: bool,
-    embedder: Embedder,
+    status: TicketStatus | None = None,
+    priority: Priority | None = None,
+    assignee_id: uuid.UUID | None = None,
+    unassign: bool = False,
 ) -> Ticket:
     ticket = await TicketRepository(session).get(ticket_id, for_update=True)
     if ticket is None:
         raise NotFound("Ticket not found")
     if status is not None and status != ticket.status:
-        if status not in TRANSITIONS[ticket.status]:
-            raise InferraError(
-                f"A ticket cannot go from {ticket.status.value} to {status.value}",
-                code="invalid_transition",
-                status_code=409,
-                details={"allowed": sorted(s.value for s in TRANSITIONS[ticket.status])},
-            )
-        if status is TicketStatus.closed and ticket.status is TicketStatus.resolved:
-            await _accept_latest_resolution(session, ticket, embedder)
+        ticket_rules.check_transition(ticket.status, status)
+        if ticket_rules.accepts_resolution_on(ticket.status, status):
+            await _accept_latest_resolution(session, runtime, ticket)
         ticket.status = status
     if priority is not None:
         ticket.priority = priority
@@ -129,27 +172,27 @@ async def update(
 
 
 async def _accept_latest_resolution(
-    session: AsyncSession, ticket: Ticket, embedder: Embedder
+    session: AsyncSession, runtime: Runtime, ticket: Ticket
 ) -> None:
     """Closing a resolved ticket accepts its latest resolution: it becomes retrieval evidence."""
     latest = await ResolutionRepository(session).latest_for(ticket.id)
     if latest is not None:
-        await accept_resolution(session, embedder, ticket, latest)
+        await accept_resolution(session, runtime.embedder, ticket, latest)
 
 
 async def add_comment(
     *,
     session: AsyncSession,
+    runtime: Runtime,
     user: User,
     ticket_id: uuid.UUID,
     body: str,
     internal: bool,
-    embedder: Embedder,
 ) -> TicketComment:
     ticket = await get_visible(session=session, user=user, ticket_id=ticket_id)
     if internal and not user.is_staff:
         raise Forbidden("Only support staff can write internal comments")
-    embedding = (await embedder.embed_documents([body]))[0]
+    embedding = (await runtime.embedder.embed_documents([body]))[0]
     return await CommentRepository(session).add(
         TicketComment(
             ticket_id=ticket.id,
@@ -158,4 +201,13 @@ async def add_comment(
             internal=internal,
             embedding=embedding,
         )
+    )
+
+
+async def comments(
+    *, session: AsyncSession, user: User, ticket_id: uuid.UUID, page: PageRequest
+) -> Page[TicketComment]:
+    ticket = await get_visible(session=session, user=user, ticket_id=ticket_id)
+    return await CommentRepository(session).list_for(
+        ticket.id, include_internal=user.is_staff, page=page
     )

@@ -1,0 +1,99 @@
+"""The one wiring function: `open_runtime` builds everything Inferra runs on (database, engine,
+checkpointer, graph, providers, job app with every task) and runs the startup checks. `serve`,
+`worker` and the other CLI commands, `eval`, the benchmarks and the tests all open it; nothing
+else builds these parts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import procrastinate
+import structlog
+from langchain_core.language_models import BaseChatModel
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from agent.checkpointer import postgres_checkpointer
+from agent.context import build_context
+from agent.graph import build_graph
+from core import migrate
+from core.db import DatabaseUrls, create_engine, create_sessionmaker, database_location
+from core.errors import ConfigurationError
+from core.providers.chat import configure_tracing
+from core.providers.embeddings import Embedder, create_embedder, embedding_dimension
+from core.providers.web_search import WebSearch
+from core.settings import Settings
+from services.resources import Runtime
+from services.worker import register_tasks
+
+log = structlog.get_logger(__name__)
+
+
+async def check_embedding_dimension(engine: AsyncEngine, embedder: Embedder) -> None:
+    async with engine.connect() as conn:
+        stored = await migrate.stored_embedding_dim(conn)
+    if stored is not None and stored != embedder.dim:
+        raise ConfigurationError(
+            f"This database stores {stored}-d embeddings but the configured provider "
+            f"({embedder.name}) produces {embedder.dim}-d. Use the provider the database was "
+            "created with, or a new database."
+        )
+
+
+def create_job_app(
+    urls: DatabaseUrls, settings: Settings, *, max_size: int = 10
+) -> procrastinate.App:
+    connector = procrastinate.PsycopgConnector(conninfo=urls.libpq, min_size=1, max_size=max_size)
+    app = procrastinate.App(connector=connector)
+    register_tasks(app, settings)
+    return app
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings,
+    *,
+    migrate_database: bool | None = None,
+    chat_model: BaseChatModel | None = None,
+    embedder: Embedder | None = None,
+    web_search: WebSearch | None = None,
+    pool_size: int = 10,
+) -> AsyncIterator[Runtime]:
+    """chat_model, embedder and web_search replace the configured providers (tests, evals)."""
+    configure_tracing(settings)
+    async with AsyncExitStack() as stack:
+        urls = await asyncio.to_thread(stack.enter_context, database_location(settings))
+        if settings.migrate_on_start if migrate_database is None else migrate_database:
+            dim = embedding_dimension(settings)
+            await asyncio.to_thread(migrate.upgrade, urls, embedding_dim=dim)
+        engine = create_engine(urls, pool_size=pool_size)
+        stack.push_async_callback(engine.dispose)
+        embedder = embedder or create_embedder(settings)
+        await check_embedding_dimension(engine, embedder)
+        checkpointer = await stack.enter_async_context(
+            postgres_checkpointer(urls.libpq, max_size=pool_size)
+        )
+        sessionmaker = create_sessionmaker(engine)
+        context = build_context(
+            settings, sessionmaker, chat_model=chat_model, embedder=embedder, web_search=web_search
+        )
+        job_app = create_job_app(urls, settings, max_size=pool_size)
+        await stack.enter_async_context(job_app.open_async())
+        runtime = Runtime(
+            settings=settings,
+            urls=urls,
+            engine=engine,
+            sessionmaker=sessionmaker,
+            graph=build_graph(checkpointer),
+            agent=context,
+            jobs=job_app,
+        )
+        yield runtime
+
+
+async def warm_up(runtime: Runtime) -> None:
+    """Load a local embedding model now rather than on the first request."""
+    warm = getattr(runtime.embedder, "warm_up", None)
+    if warm is not None:
+        await warm()
