@@ -200,6 +200,25 @@ def classify(title: str, description: str, hint: str | None) -> Classification:
     return Classification(category=category, priority=priority, search_query=title[:300] or "?")
 
 
+CATEGORY_TOPICS = {c.value: c.value.replace("_", " ") for c in Category}
+MAX_QUERY_TERMS = 6
+
+
+def technical_query(category: str, text: str) -> str:
+    """A web query that cannot carry personal data: the category's topic and the technical
+    terms of our vocabulary that the ticket mentions (never names, hosts or free text)."""
+    lowered = text.lower()
+    terms = [
+        term
+        for keywords in CATEGORY_KEYWORDS.values()
+        for term in keywords
+        if re.search(rf"\b{re.escape(term)}", lowered)
+    ]
+    topic = CATEGORY_TOPICS.get(category, "")
+    unique = list(dict.fromkeys([*terms[:MAX_QUERY_TERMS], topic, "troubleshooting"]))
+    return " ".join(t for t in unique if t)
+
+
 def _sentences(text: str, limit: int) -> list[str]:
     parts = [p.strip() for p in re.split(r"(?<=[.!?])\s+|\n+", text) if len(p.strip()) > 12]
     return parts[:limit]
@@ -222,9 +241,13 @@ def _steps_from_ticket(ticket: SimilarTicket) -> list[str]:
     return steps[:MAX_STEPS] or _sentences(summary, 4) or [summary[:300]]
 
 
+SIMILAR_TICKET = "a similar resolved ticket"
+
+
 def _name(item: Evidence) -> str:
-    """A past ticket's own title; a KB section's file and heading path."""
-    return item["source"]["title"] if item["type"] == "ticket" else item["title"]
+    """How a requester-facing draft names a source: a KB section by its file and heading path;
+    a past ticket never by its title or text (it may be another user's)."""
+    return SIMILAR_TICKET if item["type"] == "ticket" else item["title"]
 
 
 def _confidence(similarity: float) -> float:
@@ -269,12 +292,10 @@ async def resolve(
     for _, e in tickets:
         ticket: SimilarTicket = e["source"]
         solutions.append(
-            Solution(
-                title=f"As resolved in a similar ticket: {_name(e)}"[:200],
-                steps=_steps_from_ticket(ticket),
-            )
+            Solution(title="As resolved in a similar ticket", steps=_steps_from_ticket(ticket))
         )
-        diagnoses.append(f"Same symptoms as a past resolved ticket: {_name(e)}"[:300])
+        # The staff-approved resolution's own words, never the past requester's.
+        diagnoses.append(f"Same symptoms as {SIMILAR_TICKET}: {ticket['resolution_summary']}"[:300])
     for _, e in docs:
         chunk: DocChunk = e["source"]
         solutions.append(

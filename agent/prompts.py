@@ -30,8 +30,11 @@ Ticket description:
 DRAFT = """You are an experienced IT support engineer. Write a resolution for the ticket below,
 using ONLY the evidence provided. Cite the evidence labels you relied on (e.g. T1, D2, W1) in
 `sources`; cite nothing else. Give concrete ordered steps. Never repeat passwords, tokens or
-other secrets that appear in the ticket. Set `confidence` between 0 and 1: low when the evidence
-does not clearly match the problem.
+other secrets that appear in the ticket. The requester must not learn anything about other
+people's tickets: call a past ticket "a similar resolved ticket", never quote its title or
+description; use only its resolution. Include a link, program or command only if a
+knowledge-base article or a past resolution in the evidence contains it. Set `confidence`
+between 0 and 1: low when the evidence does not clearly match the problem.
 
 Ticket ({category}, {priority}): {title}
 {description}

@@ -90,4 +90,7 @@ async def fork_input(
         raise ValueError("nothing follows the final checkpoint of a run")
     values = {**snapshot.values, **(state_patch or {})}
     values["start_at"] = [n for n in snapshot.next if n != "__start__"] or ["classify"]
+    if state_patch and "draft" in state_patch:
+        # An edited draft is checked like any other before it can be persisted.
+        values.update(start_at=["validate"], draft_error=None, validation_errors=[])
     return values

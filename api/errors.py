@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
+import psycopg_pool
+import sqlalchemy.exc
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -12,6 +15,17 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import InferraError
+
+# Connection-level failures: the database is down or restarting, not a bug of ours.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.TimeoutError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    psycopg_pool.PoolTimeout,
+    ConnectionError,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -65,6 +79,20 @@ async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
     return error_response(exc.status_code, code, message, details, getattr(exc, "headers", None))
 
 
+DATABASE_RETRY_SECONDS = 5
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The database is away (restarting, unreachable): a 503 the client may retry, not a 500."""
+    log.warning("database_unavailable", path=request.url.path, error=str(exc)[:300])
+    return error_response(
+        503,
+        "database_unavailable",
+        "The database is unavailable; retry shortly",
+        headers={"Retry-After": str(DATABASE_RETRY_SECONDS)},
+    )
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     # Logged with the traceback for us; the client gets no internals.
     log.exception("unhandled_error", path=request.url.path, error_type=type(exc).__name__)
@@ -75,4 +103,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InferraError, _inferra_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for unavailable in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected_error)

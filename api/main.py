@@ -25,7 +25,7 @@ from api.users.router import router as users_router
 from core.logging import configure_logging
 from core.settings import Settings, get_settings
 from services.runtime import open_runtime, warm_up
-from services.worker import run_embedded_worker
+from services.worker import run_worker_until_stopped
 
 log = structlog.get_logger(__name__)
 API_PREFIX = "/api/v1"
@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None, **runtime_overrides: Any) -> Fa
             app.state.runtime = runtime
             _background(stack, warm_up(runtime))
             if settings.worker_enabled:
-                _background(stack, run_embedded_worker(runtime))
+                _background(stack, run_worker_until_stopped(runtime))
             settings.jwt_secret()  # generate (and warn about) the dev secret at startup
             log.info("inferra_started", env=settings.inferra_env.value)
             yield

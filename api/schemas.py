@@ -41,5 +41,5 @@ class ErrorOut(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 422)
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 422, 429, 503)
 }

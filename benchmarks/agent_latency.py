@@ -2,9 +2,11 @@
 
     .venv/bin/python -m benchmarks.agent_latency [--tickets 40]
 
-Starts the app in-process on a fresh embedded database (temp dir), loads the demo data, files
-tickets over HTTP (ASGI transport), then lets the worker run them and reads each run's timing
-per node from its LangGraph checkpoints (time between consecutive checkpoints).
+Starts the app in-process (create_app's lifespan opens the runtime: it measures HTTP) on a fresh
+embedded database (temp dir), loads the demo data, files tickets over HTTP (ASGI transport), then
+drains the job queue with services.worker.drain (one job at a time, the production run
+lifecycle) and reads each run's timing per node from its LangGraph checkpoints (time between
+consecutive checkpoints).
 """
 
 from __future__ import annotations
@@ -12,19 +14,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import tempfile
 import time
 from collections import defaultdict
 from datetime import datetime
-from pathlib import Path
 
 import httpx
 
 from agent.runner import thread_config
 from api.main import create_app
+from benchmarks.offline import offline_settings
 from core.logging import configure_logging
-from core.settings import Settings
 from inferra.demo import HISTORY, OPEN_TICKETS, seed
+from services.worker import drain
 
 TICKETS = (
     [(t, d) for t, d, *_ in HISTORY]
@@ -50,17 +51,14 @@ def row(name: str, values: list[float]) -> str:
 
 async def main(n_tickets: int) -> None:
     configure_logging("WARNING")
-    data_dir = Path(tempfile.mkdtemp(prefix="inferra-bench-"))
-    settings = Settings(
-        data_dir=data_dir, worker_enabled=False, log_level="WARNING", _env_file=None
-    )
+    settings = offline_settings()
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        context = app.state.agent_context
-        await context.embedder.warm_up()
-        async with app.state.sessionmaker.begin() as session:
-            await seed(session, context.embedder)
-        await app.state.worker.drain()  # the demo's own open tickets
+        runtime = app.state.runtime
+        await runtime.embedder.warm_up()
+        async with runtime.sessionmaker.begin() as session:
+            await seed(session, runtime)
+        await drain(runtime)  # the demo's own open tickets
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             creds = {"email": "bench@example.com", "password": "bench-password"}
@@ -82,14 +80,15 @@ async def main(n_tickets: int) -> None:
                     json={"title": title, "description": description},
                 )
                 post_ms.append((time.perf_counter() - started) * 1000)
+                response.raise_for_status()
                 run_ids.append(response.json()["run_id"])
         started = time.perf_counter()
-        await app.state.worker.drain()
+        ran = await drain(runtime)
         wall = time.perf_counter() - started
         per_node: dict[str, list[float]] = defaultdict(list)
         totals = []
         for run_id in run_ids:
-            history = [s async for s in app.state.graph.aget_state_history(thread_config(run_id))]
+            history = [s async for s in runtime.graph.aget_state_history(thread_config(run_id))]
             history.reverse()
             stamps = [datetime.fromisoformat(s.created_at) for s in history]
             for snap, start, end in zip(history, stamps, stamps[1:], strict=False):
@@ -99,7 +98,7 @@ async def main(n_tickets: int) -> None:
             totals.append((stamps[-1] - stamps[0]).total_seconds() * 1000)
     print(f"POST /api/v1/tickets ({n_tickets} tickets, in-process ASGI)")
     print(row("POST", post_ms))
-    print(f"\nAgent runs, offline providers ({n_tickets} runs, drained in {wall:.1f} s)")
+    print(f"\nAgent runs, offline providers ({ran} runs, drained in {wall:.1f} s)")
     for node in (
         "classify",
         "retrieve_tickets",

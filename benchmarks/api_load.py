@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.api_load [--duration 60] [--bare-duration 20] [--users 16]
         [--accounts 4] [--no-worker]
 
-Needs locust in the venv (`.venv/bin/pip install locust`; it adds packages, changes none).
+Needs locust, in the `bench` extra (`.venv/bin/pip install -e '.[bench]'`; it adds packages).
 
 Starts `inferra serve` (subprocess, 127.0.0.1, port in 18000-18999) on a fresh embedded database
 in a temp dir, with its real in-process run worker: every POST queues an agent run that the
@@ -232,7 +232,7 @@ def report(phases: list[Phase], runs: tuple[int, int, int], args: argparse.Names
 
 def main(args: argparse.Namespace) -> None:
     if not LOCUST.exists():
-        sys.exit(f"{LOCUST} not found: install it with `.venv/bin/pip install locust`")
+        sys.exit(f"{LOCUST} not found: install the bench extra (.venv/bin/pip install -e .[bench])")
     work_dir = Path(tempfile.mkdtemp(prefix="inferra-bench-api-"))
     print(f"machine: {machine()}")
     env = {} if args.worker else {"WORKER_ENABLED": "false"}

@@ -3,8 +3,12 @@
     .venv/bin/python -m benchmarks.graph_overhead [--runs 200]
 
 Scripted (instant) chat model, offline web search, real retrieval and persistence on a fresh
-embedded Postgres with the demo data; `durability="sync"` as in production. Prints ms per run
-and per step for each saver, and the difference.
+embedded Postgres with the demo data, all opened by services.runtime.open_runtime; `durability=
+"sync"` as in production. The Postgres side is the runtime's own graph (its checkpointer and
+pool); the in-memory side is the same graph built on an InMemorySaver. Tickets are filed through
+services.tickets.create (their jobs stay queued: no worker runs) and each run is executed
+directly, so that only the graph is timed. Prints ms per run and per step for each saver, and
+the difference.
 """
 
 from __future__ import annotations
@@ -13,22 +17,21 @@ import argparse
 import asyncio
 import itertools
 import statistics
-import tempfile
 import time
 from collections import defaultdict
-from pathlib import Path
+from datetime import datetime
 
 from langgraph.checkpoint.memory import InMemorySaver
 
-from agent.checkpointer import postgres_checkpointer
 from agent.graph import build_graph
-from agent.runner import execute, ticket_input
-from api.main import create_app
-from api.tickets import service as tickets
+from agent.runner import execute, thread_config, ticket_input
+from benchmarks.offline import offline_settings
 from core.logging import configure_logging
 from core.models import Role
-from core.settings import Settings
+from core.repositories.users import UserRepository
 from inferra.demo import seed
+from services import tickets
+from services.runtime import Runtime, open_runtime
 from tests.fakes import OfflineWebSearch, ScriptedChatModel, classification, resolution
 
 
@@ -39,31 +42,27 @@ def stats(values: list[float]) -> str:
     return f"mean {mean:7.1f} ms  p50 {p50:7.1f}  p95 {p95:7.1f}"
 
 
-async def timed_runs(graph, context, sessionmaker, owner, n: int) -> tuple[list[float], dict]:
+async def timed_runs(graph, runtime: Runtime, owner, n: int) -> tuple[list[float], dict]:
     per_run: list[float] = []
     per_node: dict[str, list[float]] = defaultdict(list)
     for i in range(n):
-        async with sessionmaker.begin() as session:
+        async with runtime.sessionmaker.begin() as session:
             ticket, run = await tickets.create(
                 session=session,
+                runtime=runtime,
                 owner=owner,
                 title=f"VPN drops {i}",
                 description="GlobalProtect disconnects",
-                category_hint=None,
             )
         run_id = run.id  # stays "queued" in agent_runs: no worker runs in this process
         started = time.perf_counter()
-        await execute(graph, context, run_id, ticket_input(ticket))
+        await execute(graph, runtime.agent, run_id, ticket_input(ticket))
         per_run.append((time.perf_counter() - started) * 1000)
-        history = [
-            s async for s in graph.aget_state_history({"configurable": {"thread_id": str(run_id)}})
-        ]
+        history = [s async for s in graph.aget_state_history(thread_config(run_id))]
         history.reverse()
         for before, after in itertools.pairwise(history):
             name = "+".join(sorted(t.name for t in before.tasks))
             if name != "__start__":
-                from datetime import datetime
-
                 delta = datetime.fromisoformat(after.created_at) - datetime.fromisoformat(
                     before.created_at
                 )
@@ -73,34 +72,23 @@ async def timed_runs(graph, context, sessionmaker, owner, n: int) -> tuple[list[
 
 async def main(n: int) -> None:
     configure_logging("WARNING")
-    settings = Settings(
-        data_dir=Path(tempfile.mkdtemp(prefix="inferra-bench-")),
-        worker_enabled=False,
-        log_level="WARNING",
-        _env_file=None,
-    )
+    settings = offline_settings()
     script = itertools.cycle([classification(), resolution(["T1"])])
     model = ScriptedChatModel(messages=script, prompts=[])
-    app = create_app(settings, chat_model=model, web_search=OfflineWebSearch())
-    async with app.router.lifespan_context(app):
-        context = app.state.agent_context
-        await context.embedder.warm_up()
-        sessionmaker = app.state.sessionmaker
-        async with sessionmaker.begin() as session:
-            await seed(session, context.embedder)
-        from core.repositories.users import UserRepository
-
-        async with sessionmaker() as session:
+    async with open_runtime(
+        settings, migrate_database=True, chat_model=model, web_search=OfflineWebSearch()
+    ) as runtime:
+        await runtime.embedder.warm_up()
+        async with runtime.sessionmaker.begin() as session:
+            await seed(session, runtime)
+        async with runtime.sessionmaker() as session:
             owner = await UserRepository(session).get_by_email("alice@demo.inferra.dev")
         assert owner is not None and owner.role is Role.user
         results = {}
-        results["in-memory"] = await timed_runs(
-            build_graph(InMemorySaver()), context, sessionmaker, owner, n
-        )
-        async with postgres_checkpointer(app.state.database_urls.libpq) as saver:
-            results["postgres"] = await timed_runs(
-                build_graph(saver), context, sessionmaker, owner, n
-            )
+        memory_graph = build_graph(InMemorySaver())  # the comparison: same graph, no Postgres
+        results["in-memory"] = await timed_runs(memory_graph, runtime, owner, n)
+        results["postgres"] = await timed_runs(runtime.graph, runtime, owner, n)
+    print(f"data dir (left for inspection): {settings.data_dir}")
     for name, (per_run, per_node) in results.items():
         print(f"\n{name} saver, {n} runs: per run {stats(per_run)}")
         for node, values in per_node.items():

@@ -5,11 +5,12 @@
 
 Generates an IT manual of --pages pages (each: a chapter heading and two sections, ~310 words)
 as PDF (fpdf2), and the same outline as DOCX, Markdown and HTML, split over --files files per
-format. Each format is ingested into its own fresh embedded database (temp dir) through
-ingestion.pipeline.ingest_bytes, one committed transaction per file as the API does; the local
-embedding model is loaded before the clock starts. DOCX/Markdown/HTML have no pages: their
-"pages" are the PDF pages of the same text. With --unstructured-python, the same files are
-then partitioned by unstructured's default `partition()` in that interpreter (its own venv).
+format. Each format is ingested into its own fresh embedded database (temp dir, opened by
+services.runtime.open_runtime) through ingestion.pipeline.ingest_bytes, one committed
+transaction per file as the API does; the local embedding model is loaded before the clock
+starts. DOCX/Markdown/HTML have no pages: their "pages" are the PDF pages of the same text. With
+--unstructured-python, the same files are then partitioned by unstructured's default
+`partition()` in that interpreter (its own venv).
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from api.main import create_app
+from benchmarks.offline import offline_settings
 from core.logging import configure_logging
-from core.settings import Settings
 from ingestion.loaders import load
 from ingestion.pipeline import ingest_bytes
+from services.runtime import open_runtime
 from tests import documents as docs
 
 FORMATS = {
@@ -92,24 +93,16 @@ def write_corpus(root: Path, pages: int, files: int) -> dict[str, list[Path]]:
 
 
 async def ingest_format(paths: list[Path], pdf_pages: int) -> dict:
-    data_dir = Path(tempfile.mkdtemp(prefix="inferra-ingest-bench-"))
-    settings = Settings(
-        data_dir=data_dir,
-        jwt_secret_key="bench-" + "x" * 40,
-        worker_enabled=False,
-        log_level="WARNING",
-        _env_file=None,
-    )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        embedder = app.state.agent_context.embedder
+    settings = offline_settings(prefix="inferra-ingest-bench-")
+    async with open_runtime(settings, migrate_database=True) as runtime:
+        embedder = runtime.embedder
         await embedder.warm_up()
         await embedder.embed_documents(["warm the first batch up"])
         stages: dict[str, float] = defaultdict(float)
         chunks = 0
         started = time.perf_counter()
         for path in paths:
-            async with app.state.sessionmaker.begin() as session:
+            async with runtime.sessionmaker.begin() as session:
                 result = await ingest_bytes(
                     session=session,
                     embedder=embedder,

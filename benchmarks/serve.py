@@ -21,8 +21,12 @@ import httpx
 import psutil
 import psycopg
 
+from benchmarks.offline import NO_QUOTAS
+
 REPO = Path(__file__).resolve().parents[1]
-INFERRA = Path(sys.executable).parent / "inferra"
+# `python -m inferra` from the repository root: the same CLI as the `inferra` script, but the
+# working tree's packages come first on sys.path whatever the editable install maps.
+INFERRA = [sys.executable, "-m", "inferra"]
 PORTS = range(18000, 19000)  # the range the benchmarks may use, on 127.0.0.1 only
 
 
@@ -41,6 +45,8 @@ def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
     """The caller's environment with a data dir of our own and the embedded database forced."""
     # An empty DATABASE_URL also overrides one in a .env file: the embedded server is used.
     ours = {"DATABASE_URL": "", "DATA_DIR": str(data_dir), "LOG_LEVEL": "WARNING"}
+    # A load test files thousands of tickets from a few accounts: no per-user ticket quota.
+    ours |= {name.upper(): str(value) for name, value in NO_QUOTAS.items()}
     return {**os.environ, "INFERRA_ENV": "dev", **ours, **extra}
 
 
@@ -155,7 +161,7 @@ def inferra_serve(data_dir: Path, **env: str) -> Iterator[Server]:
     with log_path.open("ab") as log:
         spawned_at = time.perf_counter()
         process = subprocess.Popen(
-            [str(INFERRA), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [*INFERRA, "serve", "--host", "127.0.0.1", "--port", str(port)],
             cwd=REPO,
             env=server_env(data_dir, **env),
             stdout=log,

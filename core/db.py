@@ -41,21 +41,37 @@ class DatabaseUrls:
         )
 
 
+@dataclass(frozen=True)
+class Database:
+    urls: DatabaseUrls
+    embedded: Any = None  # the pgserver handle when Inferra runs the server itself
+
+
 @contextmanager
-def database_location(settings: Settings) -> Iterator[DatabaseUrls]:
-    """Yield the database URLs; starts the embedded server (and detaches at the end) if needed."""
+def open_database(settings: Settings) -> Iterator[Database]:
+    """DATABASE_URL, or the embedded server (started or attached to, detached at the end)."""
     if settings.database_url:
-        yield DatabaseUrls.from_any(settings.database_url)
+        yield Database(DatabaseUrls.from_any(settings.database_url))
         return
     server = start_embedded_postgres(settings.embedded_pg_dir)
     try:
-        yield DatabaseUrls.from_any(server.get_uri())
+        yield Database(DatabaseUrls.from_any(server.get_uri()), server)
     finally:
         stop_embedded_postgres(server)
 
 
+@contextmanager
+def database_location(settings: Settings) -> Iterator[DatabaseUrls]:
+    """Only the URLs (migrations and other one-shot commands)."""
+    with open_database(settings) as database:
+        yield database.urls
+
+
 def create_engine(urls: DatabaseUrls, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("pool_pre_ping", True)
+    # While the database is away a request fails fast (503), never hangs on the pool.
+    kwargs.setdefault("pool_timeout", 5)
+    kwargs.setdefault("connect_args", {"connect_timeout": 5})
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
     return create_async_engine(urls.sqlalchemy, **kwargs)

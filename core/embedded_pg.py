@@ -8,9 +8,14 @@ by pid in `<pgdata>/.handle_pids.json`.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import shutil
 import time
 import warnings
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -64,3 +69,94 @@ def start_embedded_postgres(pgdata: Path):  # -> pgserver.PostgresServer (untype
 def stop_embedded_postgres(server) -> None:
     """Detach this process; the server stops if no other process is attached."""
     server._cleanup()  # pgserver's own detach-and-maybe-stop (it also runs at exit)
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    check_seconds: float  # how often the postmaster is looked at
+    max_restarts: int  # within window_seconds; one more crash is fatal
+    window_seconds: float
+
+
+MIN_FREE_BYTES = 64 * 1024 * 1024
+# What a failed start leaves in the server log, and what the operator should do about it.
+_DIAGNOSES = [
+    ("No space left on device", "the disk is full: free space under the data dir, then restart"),
+    ("Permission denied", "the data dir is not accessible to Postgres: fix its ownership or mode"),
+    ("could not create lock file", "another server holds the socket: stop it, then restart"),
+    ("Address already in use", "the socket or port is in use: stop the other server"),
+    ("database files are incompatible", "the data dir is from another Postgres version"),
+]
+
+
+class EmbeddedSupervisor:
+    """Watches the embedded postmaster of this data dir and starts it again when it dies (an
+    out-of-memory kill, a crash), at most `max_restarts` times in a window. Every process
+    attached to the server watches it; pgserver's inter-process lock makes one of them restart
+    it and the others find it running. When it cannot be brought back, `failure` says why."""
+
+    def __init__(self, server, policy: RestartPolicy) -> None:
+        self.server = server
+        self.policy = policy
+        self.failure: str | None = None
+        self._restarts: deque[float] = deque()
+
+    def alive(self) -> bool:
+        from pgserver.utils import PostmasterInfo
+
+        info = PostmasterInfo.read_from_pgdata(self.server.pgdata)
+        return info is not None and info.is_running()
+
+    def _restart(self) -> None:
+        with type(self.server)._lock:  # pgserver's inter-process lock
+            self.server.ensure_postgres_running()
+
+    async def watch(self, on_failure: Callable[[str], None]) -> None:
+        while self.failure is None:
+            await asyncio.sleep(self.policy.check_seconds)
+            if await asyncio.to_thread(self.alive):
+                continue
+            log.warning("embedded_pg_down", pgdata=str(self.server.pgdata))
+            now = time.monotonic()
+            while self._restarts and now - self._restarts[0] > self.policy.window_seconds:
+                self._restarts.popleft()
+            if len(self._restarts) >= self.policy.max_restarts:
+                self._fail(
+                    f"it crashed {len(self._restarts) + 1} times in "
+                    f"{self.policy.window_seconds:.0f} s",
+                    on_failure,
+                )
+                return
+            try:
+                await asyncio.to_thread(self._restart)
+            except Exception as exc:
+                self._fail(self._diagnose(exc), on_failure)
+                return
+            self._restarts.append(now)
+            log.warning("embedded_pg_restarted", pgdata=str(self.server.pgdata))
+
+    def _diagnose(self, exc: Exception) -> str:
+        pgdata = self.server.pgdata
+        try:
+            if pgdata.stat().st_mode & 0o700 != 0o700:
+                return (
+                    "it could not be started: the data dir is not accessible to Postgres (its "
+                    f"mode is {pgdata.stat().st_mode & 0o777:o}): fix its ownership or mode"
+                )
+            if shutil.disk_usage(pgdata).free < MIN_FREE_BYTES:
+                return "it could not be started: the disk is full: free space under the data dir"
+        except OSError as checking:
+            return f"it could not be started: its data dir is unusable ({checking})"
+        try:
+            tail = (self.server.pgdata / "log").read_text(errors="replace")[-4000:]
+        except OSError as read_error:
+            tail = str(read_error)
+        for clue, advice in _DIAGNOSES:
+            if clue in tail or clue in str(exc):
+                return f"it could not be started: {advice}"
+        return f"it could not be started ({type(exc).__name__}); see {self.server.pgdata / 'log'}"
+
+    def _fail(self, why: str, on_failure: Callable[[str], None]) -> None:
+        self.failure = f"The embedded PostgreSQL in {self.server.pgdata} is down and {why}."
+        log.error("embedded_pg_failed", message=self.failure, then="this process exits")
+        on_failure(self.failure)

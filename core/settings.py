@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from enum import StrEnum
 from functools import lru_cache
@@ -10,6 +11,8 @@ from pathlib import Path
 import structlog
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import ConfigurationError
 
 MIN_SECRET_BYTES = 32
 log = structlog.get_logger(__name__)
@@ -39,10 +42,21 @@ class Settings(BaseSettings):
     jwt_secret_key: SecretStr | None = None
     jwt_lifetime_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
 
-    # Login throttling, per client IP and per email, fixed window.
+    # Login throttling: failed logins per client IP and per email, fixed window.
     login_rate_limit_per_ip: int = Field(default=20, ge=1)
     login_rate_limit_per_email: int = Field(default=5, ge=1)
     login_rate_limit_window_seconds: int = Field(default=60, ge=1)
+
+    # Quotas and throttles (services/quotas.py, api/auth/rate_limit.py): 429 + Retry-After.
+    # Per user; support and admin are exempt from all but the forks/replays one. A real
+    # requester never reaches them. Registrations are counted per client IP.
+    quota_open_tickets: int = Field(default=20, ge=1)  # open, in_progress or escalated
+    quota_tickets_per_hour: int = Field(default=30, ge=1)
+    quota_manual_runs_per_hour: int = Field(default=20, ge=1)  # POST /llm/resolve_ticket
+    quota_forks_per_hour: int = Field(default=60, ge=1)  # replays and forks (staff too)
+    quota_comments_per_minute: int = Field(default=10, ge=1)
+    register_rate_limit_per_ip: int = Field(default=10, ge=1)
+    register_rate_limit_window_seconds: int = Field(default=3600, ge=1)
 
     # Providers (core/providers). Without keys: offline resolver + local embedding model.
     gemini_api_key: SecretStr | None = None
@@ -78,6 +92,20 @@ class Settings(BaseSettings):
     ingest_background_bytes: int = Field(default=2 * 1024 * 1024, ge=0)
     ingest_embed_batch_size: int = Field(default=64, ge=1, le=1024)
 
+    # Parser sandbox (ingestion/sandbox.py, ingestion/limits.py): each upload is parsed in a
+    # child process with a wall-clock and CPU budget and a memory cap (a parser past them is
+    # killed and replaced), after bounds on the input itself; a file past any of them is 422
+    # document_too_complex. Defaults leave room for a 20 MB runbook or a 2000-page manual.
+    ingest_parse_timeout_seconds: float = Field(default=60.0, gt=0)
+    ingest_parse_memory_mb: int = Field(default=1024, ge=64)  # on top of the parser's baseline
+    ingest_parse_workers: int = Field(default=2, ge=1, le=32)  # parses at a time per process
+    ingest_max_decompressed_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)  # DOCX
+    ingest_max_compression_ratio: float = Field(default=100.0, ge=2)  # DOCX member over 1 MB
+    ingest_max_html_depth: int = Field(default=512, ge=16)  # as Chrome's HTML parser
+    ingest_max_html_nodes: int = Field(default=500_000, ge=100)
+    ingest_max_pdf_pages: int = Field(default=2000, ge=1)
+    ingest_max_text_chars: int = Field(default=20_000_000, ge=1000)  # extracted, per file
+
     # Agent
     agent_max_draft_attempts: int = Field(default=3, ge=1, le=10)
     agent_handoff_confidence: float = Field(default=0.35, ge=0, le=1)
@@ -89,6 +117,13 @@ class Settings(BaseSettings):
     worker_heartbeat_seconds: float = Field(default=5.0, gt=0)
     worker_stalled_seconds: float = Field(default=30.0, gt=0)
     worker_sweep_seconds: int = Field(default=10, ge=1, le=59)
+    # The embedded Postgres is watched every check seconds and started again when it dies, at
+    # most max_restarts times per window; past that (or when it cannot start) the process
+    # reports unhealthy and exits non-zero after exit_delay seconds.
+    embedded_pg_check_seconds: float = Field(default=1.0, gt=0)
+    embedded_pg_max_restarts: int = Field(default=5, ge=0)
+    embedded_pg_restart_window_seconds: float = Field(default=300.0, gt=0)
+    embedded_pg_exit_delay_seconds: float = Field(default=3.0, ge=0)
     # A run or ingest that crashed its worker this many times fails for good.
     job_max_attempts: int = Field(default=3, ge=2, le=10)
 
@@ -139,14 +174,30 @@ class Settings(BaseSettings):
 
 @lru_cache
 def _dev_secret(data_dir: Path) -> str:
+    """Created once, atomically, readable by its owner only; an empty or short file is refused
+    (a truncated secret would sign tokens anyone could forge)."""
     path = data_dir / "jwt_secret"
-    if path.exists():
-        return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(48)
-    path.write_text(secret)
-    path.chmod(0o600)
-    log.warning("jwt_secret_generated", path=str(path), hint="set JWT_SECRET_KEY in production")
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        draft = data_dir / f".jwt_secret.{secrets.token_hex(4)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_urlsafe(48))
+        try:
+            os.link(draft, path)  # fails if another process created it first: keep theirs
+            log.warning(
+                "jwt_secret_generated", path=str(path), hint="set JWT_SECRET_KEY in production"
+            )
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    secret = path.read_text().strip()
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        raise ConfigurationError(
+            f"{path} holds no usable secret (under {MIN_SECRET_BYTES} bytes): delete it to have "
+            "a new one generated, or set JWT_SECRET_KEY"
+        )
     return secret
 
 

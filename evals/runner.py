@@ -43,7 +43,7 @@ from evals.dataset import Dataset, EvalCase
 from evals.metrics import dedupe_ranked
 from evals.records import CaseResult, Citation
 from ingestion.pipeline import ingest_bytes
-from services import tickets
+from services import quotas, tickets
 from services.resources import Runtime
 from services.runtime import open_runtime
 from services.users import create_user
@@ -88,7 +88,7 @@ async def loaded_runtime(
     chat_model: BaseChatModel | None = None,
 ) -> AsyncIterator[tuple[Runtime, LoadedData]]:
     """The runtime on the eval's fresh (already migrated) database, with the dataset loaded."""
-    eval_settings = settings.model_copy(update={"database_url": urls.libpq})
+    eval_settings = settings.model_copy(update={"database_url": urls.libpq, **quotas.UNLIMITED})
     async with open_runtime(
         eval_settings, migrate_database=False, chat_model=chat_model, pool_size=5
     ) as runtime:

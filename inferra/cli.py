@@ -4,6 +4,7 @@ when DATABASE_URL is unset, exactly like the API does."""
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -17,7 +18,7 @@ from core.errors import InferraError
 from core.logging import configure_logging
 from core.models import Role
 from core.providers.embeddings import embedding_dimension
-from core.settings import get_settings
+from core.settings import Environment, get_settings
 from services.resources import Runtime
 from services.runtime import open_runtime
 
@@ -120,8 +121,17 @@ def create_admin(
 
 @app.command("seed-demo")
 def seed_demo() -> None:
-    """Load demo users, a small knowledge base, resolved past tickets and two open tickets."""
+    """Load demo users, a small knowledge base, resolved past tickets and two open tickets.
+    Refused with INFERRA_ENV=production: the demo accounts have a published password."""
     from inferra.demo import seed
+
+    if get_settings().inferra_env is Environment.production:
+        typer.echo(
+            "error: seed-demo creates accounts with a published password; it is refused "
+            "with INFERRA_ENV=production",
+            err=True,
+        )
+        raise typer.Exit(code=1)
 
     summary = in_transaction(seed)
     for line in summary:
@@ -138,16 +148,23 @@ def worker(
 ) -> None:
     """Process queued runs and document ingests (scales out `serve`'s embedded worker; with
     WORKER_ENABLED=false on `serve`, these do all the work). Stops gracefully on SIGTERM."""
-    from services.worker import drain, run_worker
+    from services.worker import drain, run_worker_until_stopped
 
     async def _work(runtime: Runtime) -> None:
         if once:
             typer.echo(f"processed {await drain(runtime)} job(s)")
             return
-        options = {"install_signal_handlers": True}
-        if concurrency:
-            options["concurrency"] = concurrency
-        await run_worker(runtime, **options)
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):  # stop gracefully: running jobs finish
+            loop.add_signal_handler(signum, task.cancel)
+        options = {"concurrency": concurrency} if concurrency else {}
+        try:
+            await run_worker_until_stopped(runtime, **options)
+        except asyncio.CancelledError:
+            task.uncancel()
+            typer.echo("worker stopped", err=True)
 
     with_runtime(_work)
 

@@ -26,6 +26,13 @@ class EmptyDocument(CorruptDocument):
     code = "empty_document"
 
 
+class DocumentTooComplex(CorruptDocument):
+    """Past a parsing bound: a zip bomb, HTML nested or sized beyond reason, too many PDF pages,
+    too much text, or a parser that ran out of its time or memory and was stopped."""
+
+    code = "document_too_complex"
+
+
 class DocumentTooLarge(InferraError):
     status_code = 413
     code = "payload_too_large"

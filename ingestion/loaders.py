@@ -3,13 +3,20 @@
 The type is decided by the content (PDF magic, a zip holding word/document.xml, UTF-8 text) and
 the extension must agree with it: a PNG renamed x.pdf is refused, not parsed as garbage.
 PDF: pypdf (text per page, headings from the outline); DOCX: python-docx (Heading styles);
-HTML: BeautifulSoup (h1-h6); Markdown: ATX and setext headings outside code fences.
+HTML: lxml's HTML parser, streamed (h1-h6); Markdown: ATX and setext headings outside code fences.
+
+Every loader is bounded in time and memory by its input (ingestion/limits.py): a DOCX's zip
+directory is checked before any member is opened, HTML is walked once without building a tree
+(depth and elements counted as it goes), a PDF's pages are counted before any text is extracted,
+and no loader is worse than linear in its input. What is left (a pathological stream, a parser
+bug) is for the sandbox the pipeline parses in (ingestion/sandbox.py).
 """
 
 from __future__ import annotations
 
 import io
 import re
+import struct
 import zipfile
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
@@ -19,7 +26,8 @@ from pathlib import PurePath
 
 import structlog
 
-from ingestion.errors import CorruptDocument, UnsupportedDocument
+from ingestion.errors import CorruptDocument, DocumentTooComplex, UnsupportedDocument
+from ingestion.limits import MB, ParseLimits, default_limits
 
 log = structlog.get_logger(__name__)
 
@@ -50,7 +58,11 @@ TEXT_KINDS = frozenset({DocumentKind.html, DocumentKind.markdown, DocumentKind.t
 ACCEPTED = ", ".join(EXTENSIONS)
 PDF_MAGIC = b"%PDF-"
 ZIP_MAGIC = b"PK\x03\x04"
-MAX_UNZIPPED_BYTES = 256 * 1024 * 1024
+# A DOCX holds tens of members (hundreds with many images); its zip directory is read before the
+# archive is opened: zipfile would build an entry per member (200k entries: 6 s of CPU).
+MAX_ZIP_ENTRIES = 10_000
+MAX_ZIP_DIRECTORY_BYTES = 4 * MB
+RATIO_CHECKED_FROM_BYTES = MB  # smaller members may compress tightly (styles.xml: 30:1)
 
 
 @dataclass(frozen=True)
@@ -75,9 +87,19 @@ class ParsedDocument:
         return self.kind.value
 
 
-def load(filename: str, data: bytes) -> ParsedDocument:
+def load(filename: str, data: bytes, limits: ParseLimits | None = None) -> ParsedDocument:
+    """Parses in this process (within the input bounds of `limits`, by default the settings'
+    defaults); the pipeline calls ingestion.sandbox.parse, which runs this in a worker."""
+    limits = limits or default_limits()
     kind = detect_kind(filename, data)
-    return _LOADERS[kind](filename, data)
+    parsed = _LOADERS[kind](filename, data, limits)
+    chars = sum(len(s.text) for s in parsed.sections)
+    if chars > limits.max_text_chars:
+        raise DocumentTooComplex(
+            f"{filename} holds {chars:,} characters of text, more than the limit of "
+            f"{limits.max_text_chars:,} per file; split it"
+        )
+    return parsed
 
 
 def is_accepted_name(filename: str) -> bool:
@@ -104,6 +126,8 @@ def _sniff(data: bytes) -> DocumentKind | None:
     if data.startswith(PDF_MAGIC):
         return DocumentKind.pdf
     if data.startswith(ZIP_MAGIC):
+        if _zip_directory_too_big(data):
+            return DocumentKind.docx  # the DOCX loader refuses it (and says why)
         try:
             names = zipfile.ZipFile(io.BytesIO(data)).namelist()
         except zipfile.BadZipFile:
@@ -176,9 +200,10 @@ class _Bookmark:
     path: str
 
 
-def _load_pdf(filename: str, data: bytes) -> ParsedDocument:
+def _load_pdf(filename: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
     import pypdf
     from pypdf import PasswordType
+    from pypdf.errors import LimitReachedError
 
     try:
         reader = pypdf.PdfReader(io.BytesIO(data))
@@ -186,10 +211,14 @@ def _load_pdf(filename: str, data: bytes) -> ParsedDocument:
             raise CorruptDocument(
                 f"{filename} is an encrypted (password-protected) PDF; upload an unprotected copy"
             )
+        _check_pages(filename, _declared_pages(reader), limits)  # before walking the page tree
+        _check_pages(filename, len(reader.pages), limits)  # the tree may declare fewer
         texts = [page.extract_text() or "" for page in reader.pages]
         title = reader.metadata.title if reader.metadata else None
-    except CorruptDocument:
+    except (CorruptDocument, MemoryError):
         raise
+    except LimitReachedError as exc:  # pypdf's own bounds (array sizes, stream output, tree depth)
+        raise DocumentTooComplex(f"{filename} is past a PDF parsing limit: {exc}") from exc
     except Exception as exc:  # pypdf raises many types on damaged files (PdfReadError, KeyError..)
         raise CorruptDocument(f"{filename} is not a readable PDF: {exc}") from exc
     outline = _outline(reader, filename)
@@ -198,6 +227,22 @@ def _load_pdf(filename: str, data: bytes) -> ParsedDocument:
     return ParsedDocument(
         filename, DocumentKind.pdf, _title(title, first_heading), len(texts), sections
     )
+
+
+def _declared_pages(reader) -> int:
+    """The page count the page tree's root declares: read without walking the tree."""
+    try:
+        return int(reader.trailer["/Root"]["/Pages"]["/Count"])
+    except Exception:
+        return 0  # missing or damaged: the walk that follows counts (or fails)
+
+
+def _check_pages(filename: str, pages: int, limits: ParseLimits) -> None:
+    if pages > limits.max_pdf_pages:
+        raise DocumentTooComplex(
+            f"{filename} has {pages:,} pages, more than the limit of {limits.max_pdf_pages:,}; "
+            "split it"
+        )
 
 
 def _outline(reader, filename: str) -> list[_Bookmark]:
@@ -250,26 +295,29 @@ def _page_sections(text: str, index: int, outline: list[_Bookmark]) -> list[Sect
 _HEADING_STYLE = re.compile(r"^Heading (\d)$")
 
 
-def _load_docx(filename: str, data: bytes) -> ParsedDocument:
+def _load_docx(filename: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
     import docx
     from docx.table import Table
 
-    _refuse_zip_bomb(filename, data)
+    _check_zip(filename, data, limits)  # before python-docx inflates a single member
     builder = SectionBuilder()
     try:
         document = docx.Document(io.BytesIO(data))
         title = document.core_properties.title
+        style_names: dict[str | None, str] = {}
         for block in document.iter_inner_content():
             if isinstance(block, Table):
                 builder.add(_table_text(block))
                 continue
-            style = block.style.name if block.style is not None else ""
+            style = _style_name(block, style_names)
             if style == "Title":
                 title = title or block.text
             elif match := _HEADING_STYLE.match(style):
                 builder.heading(int(match.group(1)), block.text)
             else:
                 builder.add(block.text + "\n")
+    except MemoryError:
+        raise
     except Exception as exc:  # python-docx / lxml on a damaged package
         raise CorruptDocument(f"{filename} is not a readable DOCX: {exc}") from exc
     sections = builder.finish()
@@ -278,16 +326,56 @@ def _load_docx(filename: str, data: bytes) -> ParsedDocument:
     )
 
 
-def _refuse_zip_bomb(filename: str, data: bytes) -> None:
-    """python-docx inflates the XML in memory: a few MB can unpack to gigabytes."""
+def _style_name(paragraph, names: dict[str | None, str]) -> str:
+    """By style id, once: python-docx resolves `paragraph.style` by scanning every style of the
+    document (90% of a DOCX's parse time; 0.3 ms a paragraph, whatever its size)."""
+    style_id = paragraph._p.style  # the w:pStyle value; None: the default paragraph style
+    if style_id not in names:
+        style = paragraph.style
+        names[style_id] = style.name if style is not None else ""
+    return names[style_id]
+
+
+def _check_zip(filename: str, data: bytes, limits: ParseLimits) -> None:
+    """python-docx inflates every XML member into an lxml tree (an empty paragraph, 6 bytes of
+    XML, becomes ~120 bytes of tree; 16 MB of them pack into 23 KB): the sizes the zip's
+    directory declares are checked first. zipfile never inflates a member past its declared
+    size (it fails on the CRC instead), so a directory cannot lie its way past this."""
+    if _zip_directory_too_big(data):
+        raise DocumentTooComplex(
+            f"{filename} has more than {MAX_ZIP_ENTRIES:,} members, more than a document has"
+        )
     try:
-        unpacked = sum(info.file_size for info in zipfile.ZipFile(io.BytesIO(data)).infolist())
+        infos = zipfile.ZipFile(io.BytesIO(data)).infolist()
     except zipfile.BadZipFile:
         return  # the DOCX loader reports it
-    if unpacked > MAX_UNZIPPED_BYTES:
-        raise CorruptDocument(
-            f"{filename} unpacks to {unpacked // (1024 * 1024)} MB, more than a document should"
+    unpacked = sum(info.file_size for info in infos)
+    if unpacked > limits.max_decompressed_bytes:
+        raise DocumentTooComplex(
+            f"{filename} unpacks to {unpacked / MB:,.0f} MB, more than the limit of "
+            f"{limits.max_decompressed_bytes / MB:,.0f} MB"
         )
+    for info in infos:
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size >= RATIO_CHECKED_FROM_BYTES and ratio > limits.max_compression_ratio:
+            raise DocumentTooComplex(
+                f"{filename} is a zip bomb: its member {info.filename[:100]} unpacks "
+                f"{ratio:,.0f} times its packed size ({info.file_size / MB:,.0f} MB; "
+                f"the limit is {limits.max_compression_ratio:g} times)"
+            )
+
+
+def _zip_directory_too_big(data: bytes) -> bool:
+    """From the end-of-central-directory record, without parsing the directory: more members
+    than MAX_ZIP_ENTRIES, a directory over MAX_ZIP_DIRECTORY_BYTES, or ZIP64 (a document never
+    needs it). No record found: the zip is damaged, and zipfile says so."""
+    at = data.rfind(b"PK\x05\x06", max(0, len(data) - 22 - 65535))
+    if at < 0 or len(data) < at + 22:
+        return False
+    entries, directory_size = struct.unpack_from("<HI", data, at + 10)
+    zip64 = data[max(0, at - 20) : at - 16] == b"PK\x06\x07"  # its locator precedes the record
+    zip64 = zip64 or entries == 0xFFFF or directory_size == 0xFFFFFFFF
+    return zip64 or entries > MAX_ZIP_ENTRIES or directory_size > MAX_ZIP_DIRECTORY_BYTES
 
 
 def _table_text(table) -> str:
@@ -303,57 +391,159 @@ def _table_text(table) -> str:
 # --- HTML -----------------------------------------------------------------------------------
 
 _HTML_HEADINGS = {f"h{level}": level for level in range(1, 7)}
-_HTML_DROPPED = ["script", "style", "nav", "noscript", "template"]
+_HTML_DROPPED = frozenset({"script", "style", "nav", "noscript", "template", "head"})
 _HTML_BLOCKS = frozenset(
     "address article aside blockquote br dd div dl dt figcaption figure footer form header hr "
     "li main ol p pre section table tbody td th thead tr ul".split()
 )
+_HTML_SPACE = re.compile(r"\s+")
 
 
-def _load_html(filename: str, data: bytes) -> ParsedDocument:
-    from bs4 import BeautifulSoup, NavigableString, Tag
-    from bs4.element import PreformattedString
+def _load_html(filename: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
+    """One streamed pass of libxml2's HTML parser (C, linear even on malformed input, which
+    Python's html.parser is not: 30 KB of `<a b='` take it 14 s), no tree kept. The events
+    already carry HTML's implied end tags (`<p>a<p>b` are siblings), so the depth counted is
+    the document's real nesting."""
+    from lxml import etree
 
-    soup = BeautifulSoup(_decode_text(data) or "", "html.parser")
-    page_title = soup.title.get_text() if soup.title else None
-    for tag in soup.find_all([*_HTML_DROPPED, "head"]):
-        tag.decompose()
-    builder = SectionBuilder()
-    for node in soup.descendants:
-        if isinstance(node, Tag):
-            if node.name in _HTML_HEADINGS:
-                builder.heading(_HTML_HEADINGS[node.name], node.get_text(" "))
-            elif node.name in _HTML_BLOCKS:
-                builder.add("\n")
-        elif isinstance(node, NavigableString) and not isinstance(node, PreformattedString):
-            if node.find_parent(list(_HTML_HEADINGS)) is not None:
-                continue  # already taken as the heading
-            if _after_block(node):
-                builder.add("\n")
-            text = str(node)
-            builder.add(text if node.find_parent("pre") else re.sub(r"\s+", " ", text))
-    sections = builder.finish()
+    walker = _HtmlWalker(filename, limits)
+    parser = etree.HTMLParser(
+        target=walker, encoding="utf-8", no_network=True, remove_comments=True, remove_pis=True
+    )
+    text = data.removeprefix(b"\xef\xbb\xbf")  # the BOM; the content was checked to be UTF-8
+    try:
+        for start in range(0, len(text), _HTML_FEED_BYTES):
+            parser.feed(text[start : start + _HTML_FEED_BYTES])
+        parser.close()
+    except (DocumentTooComplex, MemoryError):
+        raise
+    except etree.LxmlError as exc:  # libxml2 recovers from nearly anything; not from everything
+        raise CorruptDocument(f"{filename} is not readable HTML: {exc}") from exc
     return ParsedDocument(
-        filename, DocumentKind.html, _title(page_title, builder.first_heading), None, sections
+        filename,
+        DocumentKind.html,
+        _title(walker.page_title, walker.builder.first_heading),
+        None,
+        walker.builder.finish(),
     )
 
 
-def _after_block(node) -> bool:
-    """Text right after a closed block (`<p>a</p>b`) starts a new line."""
-    from bs4 import Tag
+_HTML_FEED_BYTES = 1 * MB
 
-    sibling = node.previous_sibling
-    return isinstance(sibling, Tag) and sibling.name in _HTML_BLOCKS - {"br", "hr"}
+
+@dataclass
+class _HtmlElement:
+    name: str
+    dropped: bool  # script, style, nav, ...: nothing inside is text
+    pre: bool  # whitespace kept
+    heading: bool  # inside h1-h6: the text is the heading's
+
+
+class _HtmlWalker:
+    """lxml parser target: start/end/data events in document order. Text is what the reader
+    sees: a block element starts a new line, whitespace collapses outside <pre>, a heading
+    opens a section and its text is the section's title."""
+
+    def __init__(self, filename: str, limits: ParseLimits) -> None:
+        self.filename, self.limits = filename, limits
+        self.builder = SectionBuilder()
+        self.page_title: str | None = None
+        self._open: list[_HtmlElement] = []
+        self._elements = 0
+        self._text: list[str] = []  # the current text node (lxml splits one at entities)
+        self._heading: tuple[int, list[str]] | None = None  # level and text of the open heading
+        self._title: list[str] | None = None  # inside the first <title>
+        self._after_block = False  # the previous sibling was a closed block: text starts a line
+
+    def start(self, tag: str, attrib: object) -> None:
+        self._flush()
+        parent = self._open[-1] if self._open else _HtmlElement("", False, False, False)
+        name = tag.lower() if isinstance(tag, str) else ""
+        self._elements += 1
+        if len(self._open) >= self.limits.max_html_depth:
+            raise DocumentTooComplex(
+                f"{self.filename} nests HTML elements more than {self.limits.max_html_depth} "
+                "deep, more than a document does"
+            )
+        if self._elements > self.limits.max_html_nodes:
+            raise DocumentTooComplex(
+                f"{self.filename} has more than {self.limits.max_html_nodes:,} HTML elements"
+            )
+        element = _HtmlElement(
+            name,
+            dropped=parent.dropped or name in _HTML_DROPPED,
+            pre=parent.pre or name == "pre",
+            heading=parent.heading or (name in _HTML_HEADINGS and not parent.dropped),
+        )
+        self._open.append(element)
+        self._after_block = False
+        if name == "title" and self.page_title is None and self._title is None:
+            self._title = []
+        if element.dropped:
+            return
+        if element.heading and not parent.heading:
+            self._heading = (_HTML_HEADINGS[name], [])
+        elif name in _HTML_BLOCKS:
+            if element.heading and self._heading is not None:
+                self._heading[1].append(" ")
+            else:
+                self.builder.add("\n")
+
+    def end(self, tag: str) -> None:
+        self._flush()
+        if not self._open:
+            return
+        element = self._open.pop()
+        parent = self._open[-1] if self._open else None
+        if element.name == "title" and self._title is not None:
+            self.page_title, self._title = "".join(self._title), None
+        if element.heading and not (parent and parent.heading) and self._heading is not None:
+            level, parts = self._heading
+            self._heading = None
+            self.builder.heading(level, "".join(parts))
+        self._after_block = element.name in _HTML_BLOCKS - {"br", "hr"} and not element.dropped
+
+    def data(self, text: str) -> None:
+        self._text.append(text)
+
+    def comment(self, text: str) -> None:  # not text; it separates the text around it
+        self._flush()
+        self._after_block = False
+
+    def close(self) -> None:
+        self._flush()
+        while self._open:  # libxml2 closes what is open; in case it did not
+            self.end(self._open[-1].name)
+
+    def _flush(self) -> None:
+        if not self._text:
+            return
+        text, self._text = "".join(self._text), []
+        if self._title is not None:
+            self._title.append(text)
+        element = self._open[-1] if self._open else None
+        if element is None or element.dropped:
+            return
+        if element.heading:
+            if self._heading is not None:
+                self._heading[1].append(text)
+            return
+        if self._after_block:
+            self.builder.add("\n")
+        self._after_block = False
+        self.builder.add(text if element.pre else _HTML_SPACE.sub(" ", text))
 
 
 # --- Markdown and plain text ----------------------------------------------------------------
 
-_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+# The opening of an ATX heading only: one regex for the whole line (`(.*?)` then optional
+# closing #s) backtracks quadratically on a long line of spaces (20 KB: 20 s).
+_ATX = re.compile(r" {0,3}(#{1,6})(?=[ \t]|$)")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 
-def _load_markdown(filename: str, data: bytes) -> ParsedDocument:
+def _load_markdown(filename: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
     lines = (_decode_text(data) or "").splitlines()
     builder = SectionBuilder()
     fence: str | None = None
@@ -367,7 +557,7 @@ def _load_markdown(filename: str, data: bytes) -> ParsedDocument:
             fence = None if fence == marker else (fence or marker)
         elif fence is None:
             if atx := _ATX.match(line):
-                builder.heading(len(atx.group(1)), atx.group(2) or "")
+                builder.heading(len(atx.group(1)), _atx_title(line[atx.end() :]))
                 continue
             if level := _setext_level(line, lines[i + 1 : i + 2]):
                 builder.heading(level, line)
@@ -380,6 +570,15 @@ def _load_markdown(filename: str, data: bytes) -> ParsedDocument:
     )
 
 
+def _atx_title(rest: str) -> str:
+    """`## Title ##` -> `Title`: the closing #s go only when a space or tab precedes them."""
+    text = rest.strip(" \t")
+    unclosed = text.rstrip("#")
+    if not unclosed:
+        return ""
+    return unclosed.rstrip(" \t") if unclosed != text and unclosed[-1] in " \t" else text
+
+
 def _setext_level(line: str, following: list[str]) -> int | None:
     """`Title` over `=====` is a level-1 heading, over `-----` level 2 (a paragraph's only line)."""
     if not line.strip() or not following or not (match := _SETEXT.match(following[0])):
@@ -387,14 +586,14 @@ def _setext_level(line: str, following: list[str]) -> int | None:
     return 1 if match.group(1).startswith("=") else 2
 
 
-def _load_text(filename: str, data: bytes) -> ParsedDocument:
+def _load_text(filename: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
     text = _tidy(_decode_text(data) or "")
     first_line = next((line for line in text.splitlines() if line.strip()), None)
     sections = [Section(text)] if text else []
     return ParsedDocument(filename, DocumentKind.text, _title(first_line), None, sections)
 
 
-_LOADERS: dict[DocumentKind, Callable[[str, bytes], ParsedDocument]] = {
+_LOADERS: dict[DocumentKind, Callable[[str, bytes, ParseLimits], ParsedDocument]] = {
     DocumentKind.pdf: _load_pdf,
     DocumentKind.docx: _load_docx,
     DocumentKind.html: _load_html,

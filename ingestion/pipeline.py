@@ -29,9 +29,10 @@ from core.providers import ProviderUnavailable
 from core.providers.embeddings import Embedder
 from core.repositories.documents import ChunkIn, DocumentRepository
 from core.settings import Settings
+from ingestion import sandbox
 from ingestion.chunker import Chunk, chunk_sections
 from ingestion.errors import DocumentTooLarge, EmbeddingsUnavailable, EmptyDocument
-from ingestion.loaders import ParsedDocument, is_accepted_name, load
+from ingestion.loaders import ParsedDocument, is_accepted_name
 
 log = structlog.get_logger(__name__)
 
@@ -108,8 +109,9 @@ async def ingest_bytes(
 async def parse_chunk_embed(
     stages: Stopwatch, embedder: Embedder, settings: Settings, filename: str, data: bytes
 ) -> tuple[ParsedDocument, list[ChunkIn]]:
-    # Parsing and tokenizing are CPU-bound: off the event loop, which keeps serving requests.
-    parsed = await stages.run("parse", asyncio.to_thread(load, filename, data))
+    # Parsing is CPU-bound and the input is untrusted: in a sandboxed process, within a time
+    # and memory budget (ingestion/sandbox.py). Tokenizing: off the event loop, on a thread.
+    parsed = await stages.run("parse", sandbox.parse(filename, data, settings))
     chunks = await stages.run("chunk", asyncio.to_thread(_chunk, parsed, settings))
     if not chunks:
         raise EmptyDocument(
@@ -131,7 +133,11 @@ async def precheck(
     _check_filename(filename)
     sha256 = hashlib.sha256(data).hexdigest()
     repo = DocumentRepository(session)
-    if (existing := await repo.by_sha256(sha256)) is not None:
+    existing = await repo.by_sha256(sha256)
+    if existing is not None and existing.status == "failed":
+        await repo.delete(existing.id)  # its failure may have been ours: try the bytes again
+        existing = None
+    if existing is not None:
         return sha256, await duplicate_result(repo, existing, filename, started)
     return sha256, None
 

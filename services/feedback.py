@@ -1,5 +1,5 @@
-"""Feedback on resolutions: a helpful verdict accepts the resolution (retrieval evidence);
-not_helpful ones demote it in retrieval."""
+"""Feedback on resolutions: a helpful verdict from staff accepts the resolution (retrieval
+evidence), a requester's is recorded only; not_helpful ones demote it in retrieval."""
 
 from __future__ import annotations
 
@@ -47,7 +47,8 @@ async def give(
         reason=reason,
         comment=comment,
     )
-    if verdict is Verdict.helpful:
+    if verdict is Verdict.helpful and user.is_staff:
+        # Only staff enrol a resolution as evidence; a requester's verdict is feedback only.
         await accept_resolution(session, runtime.embedder, ticket, resolution)
     log.info("feedback_given", resolution_id=str(resolution.id), verdict=verdict.value)
     return feedback

@@ -11,10 +11,8 @@ import uuid
 from typing import Any
 
 import procrastinate
-from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import Conflict
 from core.models import AgentRun, Document
 from core.repositories.runs import RunRepository
 
@@ -44,11 +42,9 @@ async def defer_run(session: AsyncSession, jobs: procrastinate.App, run: AgentRu
         priority=-max(waiting - 1, 0),  # the run itself is already counted
         connection=await _connection(session),
     )
-    try:
-        async with session.begin_nested():  # a refused insert must not abort the transaction
-            run.job_id = await deferrer.defer_async(run_id=str(run.id))
-    except AlreadyEnqueued:
-        raise Conflict("A run for this ticket is already queued", code="run_in_progress") from None
+    # No queueing lock, hence no savepoint: the insert cannot be refused (one active run per
+    # ticket is checked by the verbs on the locked ticket row; the job lock orders executions).
+    run.job_id = await deferrer.defer_async(run_id=str(run.id))
 
 
 async def defer_ingest(session: AsyncSession, jobs: procrastinate.App, document: Document) -> None:
@@ -58,8 +54,7 @@ async def defer_ingest(session: AsyncSession, jobs: procrastinate.App, document:
         lock=f"document:{document.filename}",  # uploads of one name are ingested in order
         connection=await _connection(session),
     )
-    async with session.begin_nested():
-        await deferrer.defer_async(document_id=str(document.id))
+    await deferrer.defer_async(document_id=str(document.id))
 
 
 async def cancel(jobs: procrastinate.App, job_id: int) -> bool:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from agent.context import AgentContext
 from core.db import DatabaseUrls
+from core.embedded_pg import EmbeddedSupervisor
 from core.providers.embeddings import Embedder
 from core.settings import Settings
 
@@ -24,6 +25,7 @@ class Runtime:
     graph: CompiledStateGraph
     agent: AgentContext  # providers and the database, as the graph's nodes see them
     jobs: procrastinate.App
+    supervisor: EmbeddedSupervisor | None = None  # watches the embedded Postgres, if ours
 
     @property
     def embedder(self) -> Embedder:

@@ -5,6 +5,7 @@ that continues a run records what to do and queues the run's job."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -17,7 +18,7 @@ from core.errors import Conflict, InferraError, NotFound
 from core.models import AgentRun, Resolution, RunStatus, RunTrigger, User
 from core.repositories.runs import RunRepository
 from core.repositories.tickets import ResolutionRepository, TicketRepository
-from services import jobs
+from services import jobs, quotas
 from services.tickets import get_visible
 
 if TYPE_CHECKING:
@@ -86,6 +87,9 @@ async def start_from_checkpoint(
 ) -> AgentRun:
     """A new run (replay, or fork with edited state) from a checkpoint of an existing one: never
     overwrites the parent, which stays listed with its resolution."""
+    await quotas.enforce(
+        session=session, settings=runtime.settings, user=user, action=quotas.Action.branch_run
+    )
     parent = await get_run(session=session, user=user, run_id=run_id)
     try:
         start = await runner.fork_input(runtime.graph, parent.id, checkpoint_id)
@@ -130,7 +134,10 @@ async def _checked_decision(
         if draft is None:
             raise Conflict("There is no draft to approve; edit instead", code="no_draft")
     if draft is not None:
-        errors = check_draft({**snapshot.values, "draft": draft, "draft_error": None})
+        errors = check_draft(
+            {**snapshot.values, "draft": draft, "draft_error": None},
+            by_staff=decision.action == "edit",
+        )
         if errors:
             raise InferraError(
                 "The resolution is not valid",
@@ -183,6 +190,7 @@ async def cancel(
     if not await jobs.cancel(runtime.jobs, run.job_id):
         raise Conflict("A worker has already taken this run", code="not_queued")
     run.status, run.error = RunStatus.failed, f"cancelled by {user.email}"
+    run.finished_at = datetime.now(UTC)
     await session.flush()
     log.info("run_cancelled", run_id=str(run_id), actor_id=str(user.id))
     return run

@@ -6,6 +6,7 @@ else builds these parts."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -18,7 +19,8 @@ from agent.checkpointer import postgres_checkpointer
 from agent.context import build_context
 from agent.graph import build_graph
 from core import migrate
-from core.db import DatabaseUrls, create_engine, create_sessionmaker, database_location
+from core.db import DatabaseUrls, create_engine, create_sessionmaker, open_database
+from core.embedded_pg import EmbeddedSupervisor, RestartPolicy
 from core.errors import ConfigurationError
 from core.providers.chat import configure_tracing
 from core.providers.embeddings import Embedder, create_embedder, embedding_dimension
@@ -63,7 +65,9 @@ async def open_runtime(
     """chat_model, embedder and web_search replace the configured providers (tests, evals)."""
     configure_tracing(settings)
     async with AsyncExitStack() as stack:
-        urls = await asyncio.to_thread(stack.enter_context, database_location(settings))
+        database = await asyncio.to_thread(stack.enter_context, open_database(settings))
+        urls = database.urls
+        supervisor = _supervise(stack, settings, database.embedded)
         if settings.migrate_on_start if migrate_database is None else migrate_database:
             dim = embedding_dimension(settings)
             await asyncio.to_thread(migrate.upgrade, urls, embedding_dim=dim)
@@ -88,8 +92,37 @@ async def open_runtime(
             graph=build_graph(checkpointer),
             agent=context,
             jobs=job_app,
+            supervisor=supervisor,
         )
         yield runtime
+
+
+def _supervise(
+    stack: AsyncExitStack, settings: Settings, embedded: object | None
+) -> EmbeddedSupervisor | None:
+    """Watch the embedded server (never one given by DATABASE_URL: that one is not ours)."""
+    if embedded is None:
+        return None
+    policy = RestartPolicy(
+        check_seconds=settings.embedded_pg_check_seconds,
+        max_restarts=settings.embedded_pg_max_restarts,
+        window_seconds=settings.embedded_pg_restart_window_seconds,
+    )
+    supervisor = EmbeddedSupervisor(embedded, policy)
+
+    def exit_soon(reason: str) -> None:
+        # The supervisor logged why; /healthz reports the failure until the process exits, so a
+        # process supervisor probing it sees the truth either way.
+        asyncio.get_running_loop().call_later(settings.embedded_pg_exit_delay_seconds, os._exit, 1)
+
+    task = asyncio.create_task(supervisor.watch(exit_soon))
+
+    async def stop() -> None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    stack.push_async_callback(stop)
+    return supervisor
 
 
 async def warm_up(runtime: Runtime) -> None:

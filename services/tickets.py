@@ -33,7 +33,7 @@ from core.repositories.tickets import (
     TicketRepository,
 )
 from core.repositories.users import UserRepository
-from services import jobs
+from services import jobs, quotas
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -97,6 +97,9 @@ async def create(
     description: str,
     category_hint: Category | None = None,
 ) -> tuple[Ticket, AgentRun]:
+    await quotas.enforce(
+        session=session, settings=runtime.settings, user=owner, action=quotas.Action.new_ticket
+    )
     ticket = await TicketRepository(session).add(
         Ticket(
             owner_id=owner.id,
@@ -117,6 +120,9 @@ async def request_resolution(
     *, session: AsyncSession, runtime: Runtime, user: User, ticket_id: uuid.UUID
 ) -> AgentRun:
     """A manual re-run; one active run per ticket (409 with its id otherwise)."""
+    await quotas.enforce(
+        session=session, settings=runtime.settings, user=user, action=quotas.Action.manual_run
+    )
     ticket = await get_visible(session=session, user=user, ticket_id=ticket_id)
     await TicketRepository(session).get(ticket.id, for_update=True)  # one request at a time
     runs = RunRepository(session)
@@ -189,6 +195,9 @@ async def add_comment(
     body: str,
     internal: bool,
 ) -> TicketComment:
+    await quotas.enforce(
+        session=session, settings=runtime.settings, user=user, action=quotas.Action.comment
+    )
     ticket = await get_visible(session=session, user=user, ticket_id=ticket_id)
     if internal and not user.is_staff:
         raise Forbidden("Only support staff can write internal comments")

@@ -104,14 +104,15 @@ async def run_worker(runtime: Runtime, **overrides: Any) -> None:
     await runtime.jobs.run_worker_async(**worker_options(runtime, **overrides))
 
 
-async def run_embedded_worker(runtime: Runtime) -> None:
-    """The worker inside `serve`, until the server stops: restarted with backoff whenever it
-    stops (procrastinate stops a worker whose heartbeat or listener failed, e.g. while the
-    database was away), so the service goes on processing once the database is back."""
+async def run_worker_until_stopped(runtime: Runtime, **overrides: Any) -> None:
+    """A worker until cancelled (`serve`'s embedded one, `inferra worker`): started again with
+    backoff whenever it stops on its own (procrastinate stops a worker whose fetch, heartbeat
+    or listener failed, e.g. while the database was away), so processing pauses during an
+    outage and resumes by itself; the jobs it held are retried by the sweep."""
     delay = 1.0
     while True:
         try:
-            await run_worker(runtime)
+            await run_worker(runtime, **overrides)
             log.warning("worker_stopped_restarting", in_seconds=delay)
         except asyncio.CancelledError:
             raise

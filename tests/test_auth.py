@@ -1,6 +1,13 @@
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
+
+import fastapi_users.manager
 import httpx
+import pytest
+from fastapi_users.password import PasswordHelper
 
 from core.models import Role
 from tests.conftest import PASSWORD, assert_error_shape, login
@@ -70,30 +77,119 @@ async def test_wrong_password_is_400_without_detail_leak(client: httpx.AsyncClie
     assert assert_error_shape(response, 400)["code"] == "login_bad_credentials"
 
 
-async def test_login_is_rate_limited_per_email(client: httpx.AsyncClient, settings) -> None:
+def client_at(app, ip: str) -> httpx.AsyncClient:
+    """A client whose requests come from `ip` (the limits count per client IP)."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=(ip, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://test")
+
+
+async def clear_of_window_end(window_seconds: int, margin: float) -> None:
+    """Sleep past the end of the current fixed window when it ends within `margin` seconds: a
+    test that straddled it would see its counts reset."""
+    left = window_seconds - time.time() % window_seconds
+    if left < margin:
+        await asyncio.sleep(left + 0.1)
+
+
+@pytest.fixture
+async def login_window(settings) -> None:
+    await clear_of_window_end(settings.login_rate_limit_window_seconds, margin=60)
+
+
+async def attempt(client: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
+    return await client.post("/api/v1/auth/login", data={"username": email, "password": password})
+
+
+async def test_failed_logins_lock_the_guesser_out_not_the_owner(
+    app, client: httpx.AsyncClient, settings, login_window
+) -> None:
     await register(client, "target@example.com")
-    form = {"username": "target@example.com", "password": "wrong-pass"}
-    for _ in range(settings.login_rate_limit_per_email):
-        assert (await client.post("/api/v1/auth/login", data=form)).status_code == 400
-    limited = await client.post("/api/v1/auth/login", data=form)
-    error = assert_error_shape(limited, 429, "rate_limited")
-    retry_after = int(limited.headers["Retry-After"])
-    assert 1 <= retry_after <= settings.login_rate_limit_window_seconds
-    assert error["details"]["retry_after_seconds"] == retry_after
-    # The right password does not bypass the limit either.
-    form["password"] = PASSWORD
-    assert (await client.post("/api/v1/auth/login", data=form)).status_code == 429
-    # Another account from the same IP is still allowed (per-IP limit is higher).
+    async with client_at(app, "198.51.100.7") as guesser:
+        for _ in range(settings.login_rate_limit_per_email):
+            assert (await attempt(guesser, "target@example.com", "wrong-pass")).status_code == 400
+        limited = await attempt(guesser, "target@example.com", "wrong-pass")
+        error = assert_error_shape(limited, 429, "rate_limited")
+        retry_after = int(limited.headers["Retry-After"])
+        assert 1 <= retry_after <= settings.login_rate_limit_window_seconds
+        assert error["details"]["retry_after_seconds"] == retry_after
+        # The guesser has failed: even the right password is refused to it now.
+        assert (await attempt(guesser, "target@example.com", PASSWORD)).status_code == 429
+    # The owner, from a client that has not failed, logs in while the account is under attack.
+    for _ in range(3):
+        await login(client, "target@example.com")
+    # Another account from the guesser's IP is still allowed (the per-IP limit is higher).
     await register(client, "other@example.com")
-    await login(client, "other@example.com")
+    async with client_at(app, "198.51.100.7") as guesser:
+        assert (await attempt(guesser, "other@example.com", PASSWORD)).status_code == 200
 
 
-async def test_login_is_rate_limited_per_ip(client: httpx.AsyncClient, settings) -> None:
-    for i in range(settings.login_rate_limit_per_ip):
-        form = {"username": f"nobody{i}@example.com", "password": "wrong-pass"}
-        assert (await client.post("/api/v1/auth/login", data=form)).status_code == 400
-    form = {"username": "fresh@example.com", "password": "wrong-pass"}
-    assert_error_shape(await client.post("/api/v1/auth/login", data=form), 429, "rate_limited")
+async def test_logins_that_did_not_fail_are_never_counted(
+    client: httpx.AsyncClient, settings, login_window
+) -> None:
+    await register(client, "busy@example.com")
+    many = max(settings.login_rate_limit_per_ip, settings.login_rate_limit_per_email) + 5
+    for _ in range(many):
+        await login(client, "busy@example.com")
+        # Nor are requests that never check a password (no password: 422).
+        form = {"username": "busy@example.com"}
+        assert (await client.post("/api/v1/auth/login", data=form)).status_code == 422
+    assert (await attempt(client, "busy@example.com", "wrong-pass")).status_code == 400
+
+
+async def test_failed_logins_are_limited_per_ip(
+    app, client: httpx.AsyncClient, settings, login_window
+) -> None:
+    await register(client, "fresh@example.com")
+    async with client_at(app, "198.51.100.8") as guesser:
+        for i in range(settings.login_rate_limit_per_ip):
+            response = await attempt(guesser, f"nobody{i}@example.com", "wrong-pass")
+            assert response.status_code == 400
+        limited = await attempt(guesser, "fresh@example.com", PASSWORD)
+        assert_error_shape(limited, 429, "rate_limited")
+        assert int(limited.headers["Retry-After"]) >= 1
+    await login(client, "fresh@example.com")  # another client is not affected
+
+
+async def test_a_burst_of_concurrent_guesses_cannot_outrun_the_count(
+    app, client: httpx.AsyncClient, settings, login_window
+) -> None:
+    """Each attempt is counted before its password is checked: of 30 parallel guesses, only the
+    account's limit get to try a password."""
+    await register(client, "burst@example.com")
+    async with client_at(app, "198.51.100.9") as guesser:
+        answers = await asyncio.gather(
+            *(attempt(guesser, "burst@example.com", f"guess-{i}") for i in range(30))
+        )
+    codes = sorted(r.status_code for r in answers)
+    assert codes.count(400) == settings.login_rate_limit_per_email, codes
+    assert codes.count(429) == 30 - settings.login_rate_limit_per_email, codes
+    await login(client, "burst@example.com")  # the owner, from a client that has not failed
+
+
+async def test_password_hashing_runs_off_the_event_loop(
+    client: httpx.AsyncClient, monkeypatch
+) -> None:
+    threads: list[str] = []
+    helper = PasswordHelper()
+    hash_, verify = helper.hash, helper.verify_and_update
+
+    def hash_spy(password: str) -> str:
+        threads.append(threading.current_thread().name)
+        return hash_(password)
+
+    def verify_spy(password: str, hashed: str):
+        threads.append(threading.current_thread().name)
+        return verify(password, hashed)
+
+    monkeypatch.setattr(helper, "hash", hash_spy)
+    monkeypatch.setattr(helper, "verify_and_update", verify_spy)
+    monkeypatch.setattr(fastapi_users.manager, "PasswordHelper", lambda: helper)
+    assert (await register(client, "threads@example.com")).status_code == 201
+    await login(client, "threads@example.com")  # verify_and_update
+    wrong = await attempt(client, "nobody-here@example.com", "wrong-pass")  # hash (timing)
+    assert wrong.status_code == 400
+    loop_thread = threading.current_thread().name
+    assert len(threads) == 3 and loop_thread not in threads, (threads, loop_thread)
 
 
 async def test_deactivated_user_cannot_log_in_or_use_token(

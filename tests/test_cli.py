@@ -76,3 +76,22 @@ def test_help_lists_the_commands(settings) -> None:
     assert result.returncode == 0
     for command in ("serve", "db", "create-admin", "seed-demo", "worker"):
         assert command in result.stdout
+
+
+async def test_seed_demo_is_refused_in_production(settings) -> None:
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "LOG_JSON": "false",
+        "INFERRA_ENV": "production",
+        "JWT_SECRET_KEY": "p" * 40,
+    }
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "inferra", "seed-demo"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert result.returncode == 1 and "production" in result.stderr

@@ -81,7 +81,9 @@ async def test_feedback_access(client, user, make_actor, support, drain, agent_c
     assert_error_shape(await client.get("/api/v1/feedback/summary", headers=user.headers), 403)
 
 
-async def test_helpful_feedback_makes_it_a_similar_ticket(app, client, user, drain, agent_context):
+async def test_only_staff_helpful_feedback_makes_it_a_similar_ticket(
+    app, client, user, support, drain, agent_context
+):
     ticket = await resolved(client, user, drain, agent_context)
     retriever = Retriever(app.state.settings, agent_context.embedder)
 
@@ -91,6 +93,8 @@ async def test_helpful_feedback_makes_it_a_similar_ticket(app, client, user, dra
 
     assert await similar() == []  # proposed, not accepted yet
     await client.post(feedback_url(ticket), headers=user.headers, json={"verdict": "helpful"})
+    assert await similar() == []  # a requester's verdict never enrols it as evidence
+    await client.post(feedback_url(ticket), headers=support.headers, json={"verdict": "helpful"})
     assert await similar() == [ticket["id"]]
 
 

@@ -25,3 +25,23 @@ async def test_request_id_is_echoed(client: httpx.AsyncClient) -> None:
     response = await client.get("/healthz", headers={"X-Request-ID": "abc-123"})
     assert response.headers["x-request-id"] == "abc-123"
     assert len((await client.get("/healthz")).headers["x-request-id"]) == 32
+
+
+async def test_readyz_tells_anonymous_callers_no_internals(app) -> None:
+    from types import SimpleNamespace
+
+    from api.health import readyz
+    from core.errors import ServiceUnavailable
+
+    class Unreachable:
+        def connect(self):
+            raise OSError("connection to /tmp/.s.PGSQL.5432 failed: secret detail")
+
+    state = SimpleNamespace(runtime=SimpleNamespace(engine=Unreachable()))
+    request = SimpleNamespace(app=SimpleNamespace(state=state))
+    try:
+        await readyz(request)  # type: ignore[arg-type]
+    except ServiceUnavailable as exc:
+        assert exc.details is None and "PGSQL" not in exc.message
+    else:
+        raise AssertionError("readyz said ready")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,9 @@ from sqlalchemy.exc import DBAPIError
 
 from core.models import Document, DocumentChunk
 from core.retrieval import Retriever
-from ingestion import loaders
 from ingestion.chunker import chunk_sections, count_tokens
 from ingestion.errors import CorruptDocument, EmptyDocument, UnsupportedDocument
+from ingestion.limits import default_limits
 from ingestion.loaders import Section, load
 from ingestion.pipeline import IngestStatus, ingest_bytes, ingest_paths
 from tests import documents as docs
@@ -103,10 +104,11 @@ def test_damaged_or_encrypted_files_are_corrupt_and_named(filename, data, reason
     assert filename in caught.value.message and reason in caught.value.message
 
 
-def test_a_docx_that_unpacks_to_too_much_is_refused(monkeypatch) -> None:
-    monkeypatch.setattr(loaders, "MAX_UNZIPPED_BYTES", 10_000)  # a real bomb is slow to build
-    with pytest.raises(CorruptDocument, match=r"guide\.docx unpacks to"):
-        load("guide.docx", docs.docx_bytes(docs.IT_GUIDE))
+def test_a_docx_that_unpacks_to_too_much_is_refused() -> None:
+    limits = replace(default_limits(), max_decompressed_bytes=10_000)  # tests/test_parser_bombs
+    with pytest.raises(CorruptDocument, match=r"guide\.docx unpacks to") as caught:
+        load("guide.docx", docs.docx_bytes(docs.IT_GUIDE), limits)
+    assert caught.value.status_code == 422 and caught.value.code == "document_too_complex"
 
 
 def test_markdown_headings_in_code_fences_and_setext_headings() -> None:
@@ -260,7 +262,7 @@ async def test_the_cli_ingests_a_folder_and_prints_the_summary(
 
 
 async def test_the_agent_cites_an_ingested_chunk(
-    app, client, user, sessionmaker, agent_context, settings, drain
+    app, client, user, support, sessionmaker, agent_context, settings, drain
 ) -> None:
     async with sessionmaker.begin() as session:
         ingested = await ingest(
@@ -274,8 +276,10 @@ async def test_the_agent_cites_an_ingested_chunk(
     )
     assert response.status_code == 201, response.text
     await drain()
-    ticket = (
-        await client.get(f"/api/v1/tickets/{response.json()['ticket']['id']}", headers=user.headers)
+    ticket = (  # as staff: a requester sees a source's title, not its id
+        await client.get(
+            f"/api/v1/tickets/{response.json()['ticket']['id']}", headers=support.headers
+        )
     ).json()
     [source] = ticket["latest_resolution"]["sources"]
     async with sessionmaker() as session:

@@ -84,3 +84,14 @@ async def test_a_queued_upload_gets_the_same_name_checks(
     assert_error_shape(
         await upload(client, support, (long_name, RUNBOOK)), 422, "filename_too_long"
     )
+
+
+async def test_a_failed_document_can_be_uploaded_again(
+    client, support, drain, background_over_100_bytes
+) -> None:
+    corrupt = b"%PDF-1.4\n" + b"garbage " * 40
+    await upload(client, support, ("broken.pdf", corrupt))
+    await drain()
+    again = await upload(client, support, ("broken.pdf", corrupt))
+    assert again.status_code == 202, again.text
+    assert again.json()["results"][0]["status"] == "queued"  # not "duplicate" of the failure

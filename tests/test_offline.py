@@ -54,8 +54,10 @@ async def test_a_tickets_text_does_not_change_how_its_evidence_is_read() -> None
 
     [solution] = draft.solutions
     assert solution.steps == ["Open Company Portal", "Install GlobalProtect 6.2"]
-    assert solution.title == "As resolved in a similar ticket: VPN drops every few minutes"
-    assert "evil.example" not in draft.model_dump_json()
+    assert solution.title == "As resolved in a similar ticket"
+    shown = draft.model_dump_json()
+    assert "evil.example" not in shown
+    assert POISONED["title"] not in shown  # another user's ticket is never quoted
     assert draft.sources == ["T1"]
 
 

@@ -133,17 +133,23 @@ async def test_fulltext_alone_misses_paraphrases(app, agent_context, history) ->
     assert sum(firsts) < len(firsts)
 
 
-async def test_comments_of_resolved_tickets_are_searched(
+async def test_public_comments_of_resolved_tickets_are_searched_internal_ones_never(
     app, client, agent_context, history, support
 ) -> None:
     await client.post(
         f"/api/v1/tickets/{history['disk']}/comments",
-        json={"body": "Root cause was a runaway Teams cache of 40 GB", "internal": True},
+        json={"body": "Root cause was a runaway Teams cache of 40 GB"},
+        headers=support.headers,
+    )
+    await client.post(
+        f"/api/v1/tickets/{history['disk']}/comments",
+        json={"body": "Staff only: the Zorblax licence server was rebooted", "internal": True},
         headers=support.headers,
     )
     for mode in (RetrievalMode.fulltext, RetrievalMode.hybrid):
         hits = await ranked(app, agent_context, "Teams cache huge", mode)
         assert hits[0] == history["disk"], mode
+    assert await ranked(app, agent_context, "Zorblax licence server", RetrievalMode.fulltext) == []
 
 
 async def test_unresolved_tickets_are_not_similar_tickets(app, client, agent_context, user):

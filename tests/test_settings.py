@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from core.errors import ConfigurationError
 from core.settings import Settings
 
 
@@ -36,3 +37,11 @@ def test_empty_keys_mean_unset(monkeypatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "")
     settings = Settings(_env_file=None)
     assert settings.gemini_api_key is None and settings.database_url is None
+
+
+def test_an_empty_or_short_dev_secret_file_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "c"
+    folder.mkdir()
+    (folder / "jwt_secret").write_text("\n")
+    with pytest.raises(ConfigurationError, match="no usable secret"):
+        Settings(inferra_env="dev", data_dir=folder, _env_file=None).jwt_secret()

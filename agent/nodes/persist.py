@@ -18,7 +18,7 @@ from agent.evidence import by_label
 from agent.schemas import DraftResolution
 from agent.state import AgentState
 from core import ticket_rules
-from core.history import ticket_retrieval_text
+from core.history import accept_resolution, ticket_retrieval_text
 from core.models import Category, Priority
 from core.repositories.tickets import ResolutionRepository, TicketRepository
 
@@ -37,6 +37,11 @@ def cited_sources(state: AgentState, draft: DraftResolution) -> list[dict[str, A
         for label in draft.sources
         if label in evidence
     ]
+
+
+def approved_by_staff(state: AgentState) -> bool:
+    decision = state.get("human_decision") or {}
+    return decision.get("action") in ("approve", "edit")
 
 
 async def persist(
@@ -70,8 +75,13 @@ async def persist(
             if state.get("priority"):
                 ticket.priority = Priority(state["priority"])
             ticket.status = ticket_rules.after_resolution(ticket.status)
-            ticket.resolution_text = text
-            ticket.embedding = embedding
+            if approved_by_staff(state):
+                # Staff approved or wrote it: it becomes evidence for future tickets.
+                await accept_resolution(session, ctx.embedder, ticket, resolution)
+            elif ticket.accepted_resolution_id is None:
+                # Kept for when staff accept it; an accepted resolution is never overwritten
+                # by a later run (acceptance moves only by staff action).
+                ticket.resolution_text, ticket.embedding = text, embedding
     log.info(
         "resolution_persisted",
         ticket_id=str(ticket_id),

@@ -28,11 +28,85 @@ SECRET_PATTERNS = [
 ]
 
 
+# What a step could make a requester fetch or run: links, downloadable programs, commands.
+ACTIONABLE_PATTERNS = [
+    re.compile(r"(?i)\b(?:https?://|www\.)[^\s<>\"'`)\]]+"),
+    re.compile(r"(?i)\b[\w./\\-]+\.(?:exe|msi|ps1|bat|cmd|vbs|scr|sh|dmg|pkg|apk|jar)\b"),
+    re.compile(r"`([^`]{2,200})`"),
+]
+QUOTE_WORDS = 8  # a run of this many words of another ticket's text is a quotation
+MIN_TITLE_CHARS = 15
+
+
 def find_secrets(text: str) -> list[str]:
     return [m.group(0)[:12] + "…" for p in SECRET_PATTERNS for m in p.finditer(text)]
 
 
-def check_draft(state: AgentState) -> list[str]:
+def _normalised(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def actionable_items(text: str) -> set[str]:
+    found = set()
+    for pattern in ACTIONABLE_PATTERNS:
+        for match in pattern.finditer(text):
+            item = _normalised(match.group(match.lastindex or 0)).rstrip(".,;:!?")
+            if item:
+                found.add(item)
+    return found
+
+
+def curated_text(state: AgentState) -> str:
+    """What staff wrote or approved for this run: KB sections and past tickets' accepted
+    resolutions. Not web pages, not any requester's words."""
+    parts: list[str] = []
+    for item in by_label(state).values():
+        if item["type"] == "doc":
+            parts += [item["title"], item["source"]["text"]]
+        elif item["type"] == "ticket":
+            parts += [item["source"]["resolution_summary"], *item["source"]["solution_steps"]]
+    return _normalised("\n".join(parts))
+
+
+def unsupported_actions(texts: list[str], state: AgentState) -> list[str]:
+    """Links, programs and commands in the draft that no curated evidence of this run has:
+    instructions planted in a ticket, a comment or a web page never become steps."""
+    curated = curated_text(state)
+    return sorted(i for t in texts for i in actionable_items(t) if i not in curated)
+
+
+def _word_runs(text: str, size: int) -> set[str]:
+    words = re.findall(r"\w+", text.lower())
+    return {" ".join(words[i : i + size]) for i in range(len(words) - size + 1)}
+
+
+def quoted_tickets(texts: list[str], state: AgentState) -> list[str]:
+    """Labels of past tickets whose title or description the draft quotes: a requester never
+    reads another user's ticket (its staff-approved resolution may be used)."""
+    draft_text = _normalised("\n".join(texts))
+    draft_runs = _word_runs(draft_text, QUOTE_WORDS)
+    ticket = state.get("ticket") or {}
+    # Words that may appear anyway: what staff wrote or approved, and the requester's own ticket.
+    own = _normalised(f"{ticket.get('title', '')}\n{ticket.get('description', '')}")
+    allowed_text = f"{curated_text(state)}\n{own}"
+    allowed_runs = _word_runs(allowed_text, QUOTE_WORDS)
+    quoted = []
+    for label, item in by_label(state).items():
+        if item["type"] != "ticket":
+            continue
+        title = _normalised(item["source"]["title"])
+        title_quoted = (
+            len(title) >= MIN_TITLE_CHARS and title in draft_text and title not in allowed_text
+        )
+        described = _word_runs(item["source"]["description"], QUOTE_WORDS) - allowed_runs
+        if title_quoted or described & draft_runs:
+            quoted.append(label)
+    return quoted
+
+
+def check_draft(state: AgentState, *, by_staff: bool = False) -> list[str]:
+    """The draft's problems, as messages for the next draft (empty: valid). A staff member's
+    own edit may add links and commands of their own; a model's draft may not."""
     if state.get("draft") is None:
         return [state.get("draft_error") or "No draft was produced."]
     try:
@@ -55,6 +129,18 @@ def check_draft(state: AgentState) -> list[str]:
     leaked = find_secrets("\n".join(texts))
     if leaked:
         errors.append(f"The resolution repeats secrets or credentials ({len(leaked)} found).")
+    unsupported = [] if by_staff else unsupported_actions(texts, state)
+    if unsupported:
+        errors.append(
+            "Links, programs or commands that no knowledge-base article or approved resolution "
+            f"of this run contains: {', '.join(unsupported[:5])}. Use only what the evidence says."
+        )
+    quoted = quoted_tickets(texts, state)
+    if quoted:
+        errors.append(
+            f"The resolution quotes the title or description of past tickets {', '.join(quoted)}; "
+            "say 'a similar resolved ticket' and use its resolution's steps only."
+        )
     return errors
 
 

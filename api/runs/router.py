@@ -27,7 +27,7 @@ from api.runs.schemas import (
     Step,
 )
 from api.schemas import ERROR_RESPONSES
-from api.tickets.schemas import ResolutionRead
+from api.tickets.schemas import ResolutionForStaff
 from core.models import AgentRun, User
 from services import runs
 from services.resources import Runtime
@@ -114,7 +114,7 @@ def _end_event(run: AgentRun, resolution: Any) -> dict[str, Any]:
         "run_id": str(run.id),
         "status": run.status.value,
         "error": run.error,
-        "resolution": ResolutionRead.model_validate(resolution).model_dump(mode="json")
+        "resolution": ResolutionForStaff.model_validate(resolution).model_dump(mode="json")
         if resolution
         else None,
     }

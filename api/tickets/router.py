@@ -13,12 +13,11 @@ from api.schemas import ERROR_RESPONSES, PageOut, Text
 from api.tickets.schemas import (
     CommentCreate,
     CommentRead,
-    ResolutionRead,
     RunQueued,
-    RunSummary,
     TicketCreate,
     TicketCreated,
-    TicketDetail,
+    TicketForRequester,
+    TicketForStaff,
     TicketRead,
     TicketUpdate,
 )
@@ -68,15 +67,21 @@ async def list_tickets(
     return PageOut.of(result, TicketRead)
 
 
-@router.get("/{ticket_id}", response_model=TicketDetail)
-async def get_ticket(ticket_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> TicketDetail:
+@router.get("/{ticket_id}", response_model=TicketForStaff | TicketForRequester)
+async def get_ticket(
+    ticket_id: uuid.UUID, user: CurrentUser, session: SessionDep
+) -> TicketForStaff | TicketForRequester:
+    """Staff get every source with its link; the owner gets the requester's view (another
+    user's ticket is only "a similar resolved ticket")."""
     view = await tickets.view(session=session, user=user, ticket_id=ticket_id)
-    return TicketDetail(
-        **TicketRead.model_validate(view.ticket).model_dump(),
-        latest_resolution=ResolutionRead.model_validate(view.latest_resolution)
-        if view.latest_resolution
-        else None,
-        latest_run=RunSummary.model_validate(view.latest_run) if view.latest_run else None,
+    shape = TicketForStaff if user.is_staff else TicketForRequester
+    return shape.model_validate(
+        {
+            **TicketRead.model_validate(view.ticket).model_dump(),
+            "latest_resolution": view.latest_resolution,
+            "latest_run": view.latest_run,
+        },
+        from_attributes=True,
     )
 
 

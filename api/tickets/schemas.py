@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from api.schemas import Text
 from core.models import Category, Priority, RunStatus, RunTrigger, TicketStatus
@@ -35,20 +35,75 @@ class TicketUpdate(BaseModel):
         return self
 
 
-class ResolutionRead(BaseModel):
+SIMILAR_TICKET = "A similar resolved ticket"
+
+
+class SourceForRequester(BaseModel):
+    """A cited source as a requester sees it: knowledge-base sections and web pages by name;
+    another user's ticket only as "a similar resolved ticket" (no title, text or id)."""
+
+    type: str
+    title: str
+    url: str | None = None
+
+    @classmethod
+    def of(cls, source: dict[str, Any]) -> SourceForRequester:
+        if source.get("type") == "ticket":
+            return cls(type="ticket", title=SIMILAR_TICKET)
+        url = source.get("id") if source.get("type") == "web" else None
+        return cls(type=str(source.get("type")), title=str(source.get("title", "")), url=url)
+
+
+class SourceForStaff(BaseModel):
+    """A cited source as staff see it: everything, with a link to the record."""
+
+    label: str
+    type: str
+    id: str
+    title: str
+    href: str | None = None
+
+    @classmethod
+    def of(cls, source: dict[str, Any]) -> SourceForStaff:
+        kind, ident = str(source.get("type")), str(source.get("id"))
+        href = {"ticket": f"/api/v1/tickets/{ident}", "web": ident}.get(kind)
+        return cls(
+            label=str(source.get("label", "")),
+            type=kind,
+            id=ident,
+            title=str(source.get("title", "")),
+            href=href,
+        )
+
+
+class ResolutionForRequester(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
-    run_id: uuid.UUID | None
     version: int
     summary: str
     diagnoses: list[str]
     solutions: list[dict[str, Any]]
-    sources: list[dict[str, Any]]
+    sources: list[SourceForRequester]
     confidence: float
     model: str
     accepted_at: datetime | None
     created_at: datetime
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _as_seen_by_a_requester(cls, sources: list[Any]) -> list[Any]:
+        return [SourceForRequester.of(s) if isinstance(s, dict) else s for s in sources]
+
+
+class ResolutionForStaff(ResolutionForRequester):
+    run_id: uuid.UUID | None
+    sources: list[SourceForStaff]  # type: ignore[assignment]
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _as_seen_by_staff(cls, sources: list[Any]) -> list[Any]:
+        return [SourceForStaff.of(s) if isinstance(s, dict) else s for s in sources]
 
 
 class RunSummary(BaseModel):
@@ -77,8 +132,15 @@ class TicketRead(BaseModel):
     updated_at: datetime
 
 
-class TicketDetail(TicketRead):
-    latest_resolution: ResolutionRead | None = None
+class TicketForRequester(TicketRead):
+    """The owner's view of a ticket: the resolution without other users' tickets."""
+
+    latest_resolution: ResolutionForRequester | None = None
+    latest_run: RunSummary | None = None
+
+
+class TicketForStaff(TicketRead):
+    latest_resolution: ResolutionForStaff | None = None
     latest_run: RunSummary | None = None
 
 

@@ -1,4 +1,5 @@
-"""Web search through ddgs with a short timeout; offline it raises ProviderUnavailable."""
+"""Web search through ddgs with a short timeout; offline it raises ProviderUnavailable.
+The one seam for outbound search: every query is scrubbed of personal and machine data here."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Protocol
 
+from core.privacy import scrub
 from core.providers import ProviderUnavailable
 
 
@@ -36,6 +38,9 @@ class DdgsWebSearch:
         ]
 
     async def search(self, query: str) -> list[WebResult]:
+        query = scrub(query)
+        if not query:
+            raise ProviderUnavailable("web search skipped: no query without personal data")
         try:
             results = await asyncio.wait_for(asyncio.to_thread(self._search, query), self.timeout)
         except Exception as exc:  # DNS failure offline, timeouts, rate limits

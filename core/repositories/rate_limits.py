@@ -1,30 +1,48 @@
-"""Fixed-window counters in Postgres, so every API process shares one limit."""
+"""Counting for throttles and quotas: fixed-window counters in Postgres (so every API process
+shares one limit) and the counts of domain rows a quota is about."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import RateLimitHit
+from core.models import RateLimitHit, Ticket, TicketStatus
+
+
+@dataclass(frozen=True)
+class Window:
+    """A key's count in the current fixed window."""
+
+    hits: int
+    start: datetime
+    retry_after: int  # whole seconds until the window ends (at least 1)
+
+
+def _window(window_seconds: int, now: datetime | None) -> tuple[datetime, datetime, int]:
+    now = now or datetime.now(UTC)
+    epoch = int(now.timestamp())
+    start = datetime.fromtimestamp(epoch - epoch % window_seconds, UTC)
+    end = start + timedelta(seconds=window_seconds)
+    return now, start, max(1, int((end - now).total_seconds() + 0.999))
 
 
 class RateLimitRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def hit(
-        self, key: str, window_seconds: int, now: datetime | None = None
-    ) -> tuple[int, int]:
-        """Count one hit for key; returns (hits in the current window, seconds until it ends)."""
-        now = now or datetime.now(UTC)
-        epoch = int(now.timestamp())
-        window_start = datetime.fromtimestamp(epoch - epoch % window_seconds, UTC)
+    async def hit(self, key: str, window_seconds: int, now: datetime | None = None) -> Window:
+        """Count one hit for key. The row stays locked until the transaction ends, so the hits
+        of one key in concurrent transactions are counted one after the other."""
+        now, start, retry_after = _window(window_seconds, now)
         stmt = (
             insert(RateLimitHit)
-            .values(key=key, window_start=window_start, hits=1)
+            .values(key=key, window_start=start, hits=1)
             .on_conflict_do_update(
                 index_elements=[RateLimitHit.key, RateLimitHit.window_start],
                 set_={"hits": RateLimitHit.hits + 1},
@@ -32,11 +50,32 @@ class RateLimitRepository:
             .returning(RateLimitHit.hits)
         )
         hits = (await self.session.execute(stmt)).scalar_one()
-        # Expired windows of this key are dead weight; dropping them keeps the table small.
-        await self.session.execute(
-            delete(RateLimitHit).where(
-                RateLimitHit.key == key, RateLimitHit.window_start < window_start
+        if hits == 1:  # a new window: the key's expired ones are dead weight
+            await self.session.execute(
+                delete(RateLimitHit).where(
+                    RateLimitHit.key == key, RateLimitHit.window_start < start
+                )
             )
+        return Window(hits, start, retry_after)
+
+    async def unhit(self, key: str, window_start: datetime) -> None:
+        """Take back one hit counted in that window (a no-op once the window has rolled over)."""
+        await self.session.execute(
+            update(RateLimitHit)
+            .where(
+                RateLimitHit.key == key,
+                RateLimitHit.window_start == window_start,
+                RateLimitHit.hits > 0,
+            )
+            .values(hits=RateLimitHit.hits - 1)
         )
-        window_end = window_start + timedelta(seconds=window_seconds)
-        return hits, max(1, int((window_end - now).total_seconds() + 0.999))
+
+    async def count_tickets(self, owner_id: uuid.UUID, statuses: Iterable[TicketStatus]) -> int:
+        """How many of the owner's tickets are in one of these statuses."""
+        return (
+            await self.session.scalar(
+                select(func.count())
+                .select_from(Ticket)
+                .where(Ticket.owner_id == owner_id, Ticket.status.in_(list(statuses)))
+            )
+        ) or 0

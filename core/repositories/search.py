@@ -58,7 +58,8 @@ class SearchRepository:
     async def resolved_tickets_by_vector(
         self, vector: Sequence[float], limit: int, exclude: uuid.UUID | None = None
     ) -> list[uuid.UUID]:
-        """Tickets with an accepted resolution, by their own embedding or their comments'."""
+        """Tickets with an accepted resolution, by their own embedding or their public comments'
+        (internal comments never steer what a requester is shown)."""
         rows = await self.session.execute(
             text(
                 """
@@ -72,7 +73,7 @@ class SearchRepository:
                   (SELECT c.ticket_id, c.embedding <=> CAST(:v AS vector) AS d
                      FROM ticket_comments c JOIN tickets t ON t.id = c.ticket_id
                     WHERE t.accepted_resolution_id IS NOT NULL AND c.embedding IS NOT NULL
-                      AND t.id IS DISTINCT FROM :exclude
+                      AND NOT c.internal AND t.id IS DISTINCT FROM :exclude
                     ORDER BY c.embedding <=> CAST(:v AS vector) LIMIT :n)
                 ) hits GROUP BY ticket_id ORDER BY min(d), ticket_id LIMIT :n
                 """
@@ -97,7 +98,7 @@ class SearchRepository:
                   SELECT c.ticket_id, ts_rank_cd(c.tsv, q.q) AS r
                     FROM ticket_comments c JOIN tickets t ON t.id = c.ticket_id, q
                    WHERE t.accepted_resolution_id IS NOT NULL AND c.tsv @@ q.q
-                     AND t.id IS DISTINCT FROM :exclude
+                     AND NOT c.internal AND t.id IS DISTINCT FROM :exclude
                 ) hits GROUP BY ticket_id ORDER BY max(r) DESC, ticket_id LIMIT :n
                 """
             ),
