@@ -18,6 +18,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from core.models import Role
+from services.users import create_user
 from tests.conftest import PASSWORD
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "8"))
@@ -34,10 +36,14 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def live_server(settings_for_server) -> Iterator[str]:
+    yield from _serve(settings_for_server)
+
+
+def _serve(env: dict[str, str]) -> Iterator[str]:
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "inferra", "serve", "--port", str(port)],
-        env=settings_for_server,
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -69,6 +75,12 @@ def settings_for_server(settings) -> dict[str, str]:
         "WEB_SEARCH_ENABLED": "false",
         "LOGIN_RATE_LIMIT_PER_IP": "100000",
         "LOGIN_RATE_LIMIT_PER_EMAIL": "100000",
+        "REGISTER_RATE_LIMIT_PER_IP": "100000",
+        "QUOTA_OPEN_TICKETS": "100000",
+        "QUOTA_TICKETS_PER_HOUR": "100000",
+        "QUOTA_MANUAL_RUNS_PER_HOUR": "100000",
+        "QUOTA_FORKS_PER_HOUR": "100000",
+        "QUOTA_COMMENTS_PER_MINUTE": "100000",
         "LOG_LEVEL": "WARNING",
         "GEMINI_API_KEY": "",
         "NOMIC_API_KEY": "",
@@ -149,3 +161,56 @@ def test_every_operation_conforms(live_server, auth_headers, role) -> None:
                 raise
             failures.append(f"{operation.label}: {str(exc)[:1500]}")
     assert not failures, "\n\n".join(failures)
+
+
+@pytest.fixture(scope="session")
+def live_server_with_worker(settings_for_server) -> Iterator[str]:
+    """A second server whose embedded worker executes the runs the walk queues, so replay, fork,
+    resume and feedback meet real runs, checkpoints and resolutions."""
+    env = {**settings_for_server, "WORKER_ENABLED": "true"}
+    yield from _serve(env)
+
+
+STATEFUL = settings(
+    max_examples=int(os.environ.get("SCHEMATHESIS_STATEFUL_EXAMPLES", "6")),
+    stateful_step_count=6,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+    database=None,
+)
+
+
+@pytest.fixture
+async def staff_headers(sessionmaker, live_server_with_worker) -> dict[str, dict[str, str]]:
+    headers = {}
+    async with httpx.AsyncClient(base_url=live_server_with_worker, timeout=10) as http:
+        for role in (Role.user, Role.support, Role.admin):
+            email = f"sf-{role.value}-{uuid.uuid4().hex[:8]}@example.com"
+            async with sessionmaker.begin() as session:
+                await create_user(session=session, email=email, password=PASSWORD, role=role)
+            login = await http.post(
+                "/api/v1/auth/login", data={"username": email, "password": PASSWORD}
+            )
+            headers[role.value] = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    return headers
+
+
+@pytest.mark.parametrize("role", ["user", "support", "admin"])
+def test_operations_chained_through_their_links(
+    live_server_with_worker, staff_headers, role
+) -> None:
+    """Stateful: links inferred from the schema chain real ids (POST /tickets -> its runs ->
+    replay/fork/resume, resolutions -> feedback): no 5xx, responses match the schema."""
+    schema = schemathesis.openapi.from_url(f"{live_server_with_worker}/openapi.json")
+    machine = schema.as_state_machine()
+    headers = staff_headers[role]
+
+    class Machine(machine):  # type: ignore[misc, valid-type]
+        def get_call_kwargs(self, case):
+            return {"headers": dict(headers), "base_url": live_server_with_worker, "timeout": 30}
+
+        def validate_response(self, response, case, **kwargs):
+            case.validate_response(response, excluded_checks=EXCLUDED_CHECKS)
+
+    Machine.run(settings=STATEFUL)
