@@ -163,10 +163,11 @@ def test_every_operation_conforms(live_server, auth_headers, role) -> None:
     assert not failures, "\n\n".join(failures)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def live_server_with_worker(settings_for_server) -> Iterator[str]:
     """A second server whose embedded worker executes the runs the walk queues, so replay, fork,
-    resume and feedback meet real runs, checkpoints and resolutions."""
+    resume and feedback meet real runs, checkpoints and resolutions. Module-scoped: its worker
+    must be gone before other modules' tests, which expect their runs to stay queued."""
     env = {**settings_for_server, "WORKER_ENABLED": "true"}
     yield from _serve(env)
 
