@@ -169,6 +169,7 @@ async def request_resume(
             "This run is not waiting for staff (already resumed?)", code="not_interrupted"
         )
     locked.status = RunStatus.queued
+    locked.attempts = 0  # the crash budget counts per job: this is a new one
     locked.pending_decision = {
         "checkpoint_id": checkpoint_id,
         "decision": decision.model_dump(mode="json"),
