@@ -56,3 +56,26 @@ async def kb_document(
                 for (h, t), v in zip(sections, vectors, strict=True)
             ],
         )
+
+
+async def vpn_evidence(
+    sessionmaker: async_sessionmaker[AsyncSession], embedder: Embedder, *, owner_id: uuid.UUID
+) -> dict[str, uuid.UUID]:
+    """A resolved VPN ticket and a VPN runbook section: close enough to a "VPN drops" ticket
+    that the offline resolver persists its answer without a handoff."""
+    ticket_id = await resolved_ticket(
+        sessionmaker,
+        embedder,
+        owner_id=owner_id,
+        title="GlobalProtect VPN drops every few minutes",
+        description="VPN disconnects constantly when working from home.",
+        resolution="Updated GlobalProtect to 6.2 which fixed the keep-alive bug.",
+        steps=["Open Company Portal", "Install GlobalProtect 6.2", "Reconnect"],
+    )
+    [chunk_id] = await kb_document(
+        sessionmaker,
+        embedder,
+        filename="vpn.md",
+        sections=[("VPN > Disconnects", "1. Update GlobalProtect to 6.2\n2. Reconnect")],
+    )
+    return {"ticket": ticket_id, "chunk": chunk_id}

@@ -21,22 +21,9 @@ from tests.fakes import CannedWebSearch, classification, resolution, scripted
 
 @pytest.fixture
 async def vpn_evidence(app, agent_context, admin) -> dict[str, uuid.UUID]:
-    ticket_id = await factories.resolved_ticket(
-        app.state.runtime.sessionmaker,
-        agent_context.embedder,
-        owner_id=admin.id,
-        title="GlobalProtect VPN drops every few minutes",
-        description="VPN disconnects constantly when working from home.",
-        resolution="Updated GlobalProtect to 6.2 which fixed the keep-alive bug.",
-        steps=["Open Company Portal", "Install GlobalProtect 6.2", "Reconnect"],
+    return await factories.vpn_evidence(
+        app.state.runtime.sessionmaker, agent_context.embedder, owner_id=admin.id
     )
-    [chunk_id] = await factories.kb_document(
-        app.state.runtime.sessionmaker,
-        agent_context.embedder,
-        filename="vpn.md",
-        sections=[("VPN > Disconnects", "1. Update GlobalProtect to 6.2\n2. Reconnect")],
-    )
-    return {"ticket": ticket_id, "chunk": chunk_id}
 
 
 async def file_ticket(client: httpx.AsyncClient, actor, title: str, description: str) -> dict:

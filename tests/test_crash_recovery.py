@@ -111,21 +111,7 @@ async def resolutions_of(runtime: Runtime, ticket_id: uuid.UUID) -> int:
 async def evidence(runtime, admin) -> None:
     """A resolved ticket and a runbook close to VPN: the offline resolver is confident enough
     to persist without a handoff."""
-    await factories.resolved_ticket(
-        runtime.sessionmaker,
-        runtime.embedder,
-        owner_id=admin.id,
-        title="GlobalProtect VPN drops every few minutes",
-        description="VPN disconnects constantly when working from home.",
-        resolution="Updated GlobalProtect to 6.2 which fixed the keep-alive bug.",
-        steps=["Open Company Portal", "Install GlobalProtect 6.2", "Reconnect"],
-    )
-    await factories.kb_document(
-        runtime.sessionmaker,
-        runtime.embedder,
-        filename="vpn.md",
-        sections=[("VPN > Disconnects", "1. Update GlobalProtect to 6.2\n2. Reconnect")],
-    )
+    await factories.vpn_evidence(runtime.sessionmaker, runtime.embedder, owner_id=admin.id)
 
 
 @pytest.mark.parametrize("step", ["classify", "retrieve_docs", "draft", "validate", "persist"])

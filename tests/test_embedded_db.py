@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.test_scale_out import free_port
+from tests.live import free_port, wait_until_ready
 
 PASSWORD = "correct-horse-battery"
 
@@ -66,11 +66,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
     )
     server = Served(f"http://127.0.0.1:{port}", tmp_path / "data", process, log)
     try:
-        deadline = time.monotonic() + 120
-        while not _ready(server.url):
-            assert process.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, "inferra serve never became ready"
-            time.sleep(0.3)
+        wait_until_ready(server.url, process, lambda: log.read_text()[-3000:])
         yield server
     finally:
         if server.pgdata.exists():
@@ -81,13 +77,6 @@ def served(tmp_path: Path) -> Iterator[Served]:
                 process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 process.kill()
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 async def _user(http: httpx.AsyncClient, url: str) -> dict[str, str]:

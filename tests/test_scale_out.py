@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,15 +21,10 @@ from sqlalchemy import func, select
 from core.models import AgentRun, Document, DocumentChunk, Resolution, Role, RunStatus
 from services.users import create_user
 from tests.conftest import PASSWORD
+from tests.live import free_port, wait_until_ready
 
 TICKETS, USERS = 200, 10
 DOMAIN = "scale.example.org"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def process_env(settings, tmp_path: Path) -> dict[str, str]:
@@ -76,16 +70,12 @@ def cluster(settings, tmp_path: Path) -> Iterator[list[str]]:
     ]
     urls = [f"http://127.0.0.1:{port}" for port in ports]
     try:
-        deadline = time.monotonic() + 120
-        for url in urls:
-            while True:
-                try:
-                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, "a server never became ready"
-                time.sleep(0.5)
+        deadline = time.monotonic() + 120  # for both servers together
+        for url, server, port in zip(urls, servers, ports, strict=True):
+            log = tmp_path / f"serve-{port}.log"
+            wait_until_ready(
+                url, server, lambda log=log: log.read_text()[-3000:], deadline - time.monotonic()
+            )
         yield urls
     finally:
         codes = stop(servers + workers)

@@ -5,10 +5,8 @@ schema. The number of examples per operation is bounded (SCHEMATHESIS_EXAMPLES, 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 
@@ -21,17 +19,12 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from core.models import Role
 from services.users import create_user
 from tests.conftest import PASSWORD
+from tests.live import free_port, wait_until_ready
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "8"))
 # Schema-valid data that our rules reject on purpose (an email on a reserved domain, a NUL in
 # text, a status transition that is not allowed) is a 4xx by design, not a bug.
 EXCLUDED_CHECKS = [positive_data_acceptance]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +33,7 @@ def live_server(settings_for_server) -> Iterator[str]:
 
 
 def _serve(env: dict[str, str]) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "inferra", "serve", "--port", str(port)],
         env=env,
@@ -49,16 +42,7 @@ def _serve(env: dict[str, str]) -> Iterator[str]:
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        assert process.poll() is None, process.stderr.read()
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "inferra serve did not become ready"
-        time.sleep(0.3)
+    wait_until_ready(base, process, lambda: process.stderr.read() if process.stderr else "")
     yield base
     process.terminate()
     process.wait(timeout=30)
