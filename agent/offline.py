@@ -276,12 +276,7 @@ async def resolve(
             summary="No resolved ticket or knowledge-base article matches this problem closely "
             "enough to propose a fix; a support engineer should take it.",
             diagnoses=["No matching evidence was found in past tickets or the knowledge base."],
-            solutions=[
-                Solution(
-                    title="Hand over to support staff",
-                    steps=["A support engineer reviews the ticket and contacts the requester."],
-                )
-            ],
+            solutions=[],
             sources=[],
             confidence=0.05,
         )

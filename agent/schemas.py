@@ -29,7 +29,8 @@ class DraftResolution(BaseModel):
 
     summary: Text = Field(min_length=10, max_length=2000)
     diagnoses: list[Text] = Field(min_length=1, max_length=8)
-    solutions: list[Solution] = Field(min_length=1, max_length=6)
+    # Empty when nothing supports a fix: the run is handed to staff, never persisted as an answer.
+    solutions: list[Solution] = Field(default_factory=list, max_length=6)
     sources: list[Text] = Field(default_factory=list, max_length=20)
     confidence: float = Field(ge=0, le=1)
 

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.auth.errors import LOGIN_FORM_HINT, MESSAGES, explain_unauthorized, is_login
 from core.errors import InferraError
 
 # Connection-level failures: the database is down or restarting, not a bug of ours.
@@ -58,20 +59,25 @@ async def _inferra_error(_: Request, exc: InferraError) -> JSONResponse:
     return error_response(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
 
 
-async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     fields = [
         {"loc": list(err.get("loc", ())), "message": err.get("msg", ""), "type": err.get("type")}
         for err in exc.errors()
     ]
-    return error_response(422, "validation_error", "The request is not valid", fields)
+    message = LOGIN_FORM_HINT if is_login(request) else "The request is not valid"
+    return error_response(422, "validation_error", message, fields)
 
 
-async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     """HTTPExceptions come from Starlette (404 route, 405) and fastapi-users (codes as detail)."""
     code = _STATUS_CODES.get(exc.status_code, "http_error")
     message, details = str(exc.detail), None
+    if exc.status_code == 401 and exc.detail == "Unauthorized":  # fastapi-users' bare refusal
+        why = explain_unauthorized(request)
+        return error_response(401, code, why.message, {"reason": why.reason}, why.headers())
     if isinstance(exc.detail, str) and exc.detail.isupper():
-        code, message = exc.detail.lower(), exc.detail.replace("_", " ").capitalize()
+        code = exc.detail.lower()
+        message = MESSAGES.get(exc.detail, exc.detail.replace("_", " ").capitalize())
     elif isinstance(exc.detail, dict):
         code = str(exc.detail.get("code", code)).lower()
         message = str(exc.detail.get("reason", message))

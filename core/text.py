@@ -1,10 +1,12 @@
-"""Text as PostgreSQL can store it."""
+"""Text as PostgreSQL can store it, and the free-text fields every front door shares."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, StringConstraints, TypeAdapter, ValidationError
+
+from core.errors import InferraError
 
 
 def _no_nul(value: str) -> str:
@@ -16,3 +18,32 @@ def _no_nul(value: str) -> str:
 
 # Every free-text field of a request or of a model's structured output goes through this.
 Text = Annotated[str, AfterValidator(_no_nul)]
+
+
+def _trimmed(min_length: int, max_length: int) -> Any:
+    """Trimmed first, then measured: "   " is blank (422), not a three-character title."""
+    return Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
+        AfterValidator(_no_nul),
+    ]
+
+
+# One definition for the API schemas and the services (console, CLI, evals call the services).
+TicketTitle = _trimmed(3, 200)
+TicketDescription = _trimmed(1, 10_000)
+CommentBody = _trimmed(1, 5_000)
+
+
+def checked(field: str, kind: Any, value: str) -> str:
+    """`value` under `kind`'s rules (trimmed), or a 422 naming the field."""
+    try:
+        return TypeAdapter(kind).validate_python(value)
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"]
+        raise InferraError(
+            f"{field}: {reason}",
+            code="validation_error",
+            status_code=422,
+            details=[{"loc": [field], "message": reason}],
+        ) from None

@@ -7,7 +7,7 @@ import asyncio
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,10 +29,19 @@ app.add_typer(db_app, name="db")
 T = TypeVar("T")
 
 
+SERVICES = {"serve", "worker"}  # long-running: they log at LOG_LEVEL; one-shot commands stay quiet
+
+
 @app.callback()
-def _setup() -> None:
+def _setup(
+    ctx: typer.Context,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show the log (stderr) of one-shot commands")
+    ] = False,
+) -> None:
     settings = get_settings()
-    configure_logging(settings.log_level, json=settings.log_json)
+    quiet = ctx.invoked_subcommand not in SERVICES and not verbose
+    configure_logging("WARNING" if quiet else settings.log_level, json=settings.log_json)
 
 
 def with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
@@ -113,10 +122,44 @@ def create_admin(
         user = in_transaction(
             lambda s, _: create_user(session=s, email=email, password=password, role=Role.admin)
         )
-    except (InferraError, ValueError) as exc:
-        typer.echo(f"error: {getattr(exc, 'message', exc)}", err=True)
-        raise typer.Exit(code=1) from exc
+    except InferraError as exc:
+        hint = ""
+        if exc.code == "user_exists":
+            hint = f"; to reset its password: inferra set-password --email {email}"
+        _fail(f"{exc.message}{hint}")
     typer.echo(f"admin created: {user.email} ({user.id})")
+
+
+@app.command("set-password")
+def set_password(
+    email: Annotated[str, typer.Option(help="The account's email")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="INFERRA_NEW_PASSWORD",
+            help="At least 8 characters (or INFERRA_NEW_PASSWORD)",
+        ),
+    ],
+) -> None:
+    """Set a new password for an existing account (e.g. a forgotten admin password)."""
+    from services.users import reset_password
+
+    try:
+        user = in_transaction(
+            lambda s, _: reset_password(session=s, email=email, password=password)
+        )
+    except InferraError as exc:
+        _fail(exc.message)
+    typer.echo(f"password set: {user.email}")
+
+
+def _fail(message: str) -> NoReturn:
+    """One line on stderr, exit code 1: what a person at a terminal expects of an error."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=1)
 
 
 @app.command("seed-demo")
@@ -126,12 +169,10 @@ def seed_demo() -> None:
     from inferra.demo import seed
 
     if get_settings().inferra_env is Environment.production:
-        typer.echo(
-            "error: seed-demo creates accounts with a published password; it is refused "
-            "with INFERRA_ENV=production",
-            err=True,
+        _fail(
+            "seed-demo creates accounts with a published password; it is refused "
+            "with INFERRA_ENV=production"
         )
-        raise typer.Exit(code=1)
 
     summary = in_transaction(seed)
     for line in summary:

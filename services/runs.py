@@ -133,6 +133,13 @@ async def _checked_decision(
         draft = snapshot.values.get("draft")
         if draft is None:
             raise Conflict("There is no draft to approve; edit instead", code="no_draft")
+        if not draft.get("solutions"):
+            raise Conflict(
+                "The draft proposes no solution, so approving it would resolve the ticket with a "
+                "non-answer: edit it into an answer (action edit), reject it (the ticket stays "
+                "with staff), or close the ticket with a comment",
+                code="no_solution",
+            )
     if draft is not None:
         errors = check_draft(
             {**snapshot.values, "draft": draft, "draft_error": None},

@@ -33,6 +33,7 @@ from core.repositories.tickets import (
     TicketRepository,
 )
 from core.repositories.users import UserRepository
+from core.text import CommentBody, TicketDescription, TicketTitle, checked
 from services import jobs, quotas
 
 if TYPE_CHECKING:
@@ -97,6 +98,8 @@ async def create(
     description: str,
     category_hint: Category | None = None,
 ) -> tuple[Ticket, AgentRun]:
+    title = checked("title", TicketTitle, title)
+    description = checked("description", TicketDescription, description)
     await quotas.enforce(
         session=session, settings=runtime.settings, user=owner, action=quotas.Action.new_ticket
     )
@@ -195,6 +198,7 @@ async def add_comment(
     body: str,
     internal: bool,
 ) -> TicketComment:
+    body = checked("body", CommentBody, body)
     await quotas.enforce(
         session=session, settings=runtime.settings, user=user, action=quotas.Action.comment
     )

@@ -94,22 +94,38 @@ def _checked_email(email: str) -> str:
         ) from None
 
 
-async def create_user(*, session: AsyncSession, email: str, password: str, role: Role) -> User:
-    """The only way to obtain a role other than `user` (registration never grants one)."""
-    email = _checked_email(email)
+async def _hashed(password: str) -> str:
     if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
         raise InferraError(
             f"The password must have {PASSWORD_MIN} to {PASSWORD_MAX} characters",
             code="validation_error",
             status_code=422,
         )
+    return await asyncio.to_thread(_passwords.hash, password)  # slow on purpose: off the loop
+
+
+async def create_user(*, session: AsyncSession, email: str, password: str, role: Role) -> User:
+    """The only way to obtain a role other than `user` (registration never grants one)."""
+    email = _checked_email(email)
     repo = UserRepository(session)
+    hashed = await _hashed(password)
     if await repo.get_by_email(email) is not None:
         raise Conflict(f"A user with email {email} already exists", code="user_exists")
-    hashed = await asyncio.to_thread(_passwords.hash, password)  # slow on purpose: off the loop
     user = User(email=email, hashed_password=hashed, role=role, is_active=True, is_verified=False)
     session.add(user)
     await session.flush()
     await session.refresh(user)
     log.info("user_created", user_id=str(user.id), role=role.value)
+    return user
+
+
+async def reset_password(*, session: AsyncSession, email: str, password: str) -> User:
+    """An operator's reset (CLI): the account keeps its role, tickets and active flag."""
+    hashed = await _hashed(password)
+    user = await UserRepository(session).get_by_email(_checked_email(email))
+    if user is None:
+        raise NotFound(f"No user with email {email}; create one with inferra create-admin")
+    user.hashed_password = hashed
+    await session.flush()
+    log.info("user_password_reset", user_id=str(user.id))
     return user

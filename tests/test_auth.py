@@ -3,10 +3,12 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import fastapi_users.manager
 import httpx
 import pytest
+from fastapi_users.jwt import generate_jwt
 from fastapi_users.password import PasswordHelper
 
 from core.models import Role
@@ -74,7 +76,41 @@ async def test_wrong_password_is_400_without_detail_leak(client: httpx.AsyncClie
     response = await client.post(
         "/api/v1/auth/login", data={"username": "someone@example.com", "password": "wrong-pass"}
     )
-    assert assert_error_shape(response, 400)["code"] == "login_bad_credentials"
+    error = assert_error_shape(response, 400, "login_bad_credentials")
+    assert "Wrong email or password" in error["message"]
+
+
+async def test_a_json_login_body_is_told_to_use_the_form_fields(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/v1/auth/login", json={"username": "a@example.com", "password": "whatever-pass"}
+    )
+    message = assert_error_shape(response, 422, "validation_error")["message"]
+    assert "form-encoded" in message and "username" in message and "password" in message
+
+
+async def test_refused_tokens_say_why(client: httpx.AsyncClient, settings, make_actor) -> None:
+    actor = await make_actor(Role.user)
+    claims = {"sub": str(actor.id), "aud": ["fastapi-users:auth"]}
+    expired = generate_jwt(
+        {**claims, "exp": datetime.now(UTC) - timedelta(minutes=1)}, settings.jwt_secret()
+    )
+    forged = generate_jwt(claims, "another-servers-secret-" + "y" * 40, lifetime_seconds=60)
+    cases = {
+        None: "missing_token",
+        f"Bearer {expired}": "expired_token",
+        f"Bearer {forged}": "invalid_token",
+        "Bearer not-a-jwt": "invalid_token",
+    }
+    for header, reason in cases.items():
+        headers = {"Authorization": header} if header else {}
+        response = await client.get("/api/v1/users/me", headers=headers)
+        error = assert_error_shape(response, 401, "unauthorized")
+        assert error["details"] == {"reason": reason}, header
+        assert response.headers["www-authenticate"].startswith("Bearer")
+    expired_error = (
+        await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {expired}"})
+    ).json()["error"]
+    assert "expired" in expired_error["message"]
 
 
 def client_at(app, ip: str) -> httpx.AsyncClient:
@@ -197,7 +233,8 @@ async def test_deactivated_user_cannot_log_in_or_use_token(
 ) -> None:
     deleted = await client.delete(f"/api/v1/users/{user.id}", headers=admin.headers)
     assert deleted.status_code == 204
-    assert (await client.get("/api/v1/users/me", headers=user.headers)).status_code == 401
+    refused = await client.get("/api/v1/users/me", headers=user.headers)
+    assert assert_error_shape(refused, 401)["details"] == {"reason": "inactive_user"}
     response = await client.post(
         "/api/v1/auth/login", data={"username": user.email, "password": PASSWORD}
     )

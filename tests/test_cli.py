@@ -38,11 +38,27 @@ async def test_create_admin_then_admin_routes_work(client: httpx.AsyncClient, se
 
     again = await cli(settings, *args)
     assert again.returncode == 1 and "already exists" in again.stderr
+    assert "inferra set-password --email root@example.com" in again.stderr
+    assert again.stderr.count("\n") == 1  # one line, no traceback, no log
+
+    reset = await cli(
+        settings, "set-password", "--email", "root@example.com", "--password", "a-new-password"
+    )
+    assert reset.returncode == 0 and "password set" in reset.stdout, reset.stderr
+    assert await login(client, "root@example.com", "a-new-password")
 
 
-async def test_create_admin_rejects_a_short_password(settings) -> None:
+async def test_set_password_of_an_unknown_account_says_how_to_create_one(settings) -> None:
+    result = await cli(
+        settings, "set-password", "--email", "nobody@example.com", "--password", "long-enough-pw"
+    )
+    assert result.returncode == 1 and "inferra create-admin" in result.stderr
+
+
+async def test_create_admin_rejects_a_short_password_in_one_line(settings) -> None:
     result = await cli(settings, "create-admin", "--email", "x@example.com", "--password", "short")
-    assert result.returncode == 1 and "password" in result.stderr.lower()
+    assert result.returncode == 1
+    assert result.stderr == "error: The password must have 8 to 128 characters\n"
 
 
 async def test_seed_demo_then_worker_resolves_the_open_tickets_offline(
@@ -50,6 +66,7 @@ async def test_seed_demo_then_worker_resolves_the_open_tickets_offline(
 ) -> None:
     first = await cli(settings, "seed-demo")
     assert first.returncode == 0, first.stderr
+    assert first.stderr == ""  # one-shot commands log only warnings unless -v
     assert "kb vpn-globalprotect.md" in first.stdout
     second = await cli(settings, "seed-demo")
     assert second.returncode == 0 and "exists" in second.stdout and "kb " not in second.stdout
@@ -95,3 +112,9 @@ async def test_seed_demo_is_refused_in_production(settings) -> None:
         env=env,
     )
     assert result.returncode == 1 and "production" in result.stderr
+
+
+async def test_verbose_shows_the_log_of_a_one_shot_command(settings) -> None:
+    result = await cli(settings, "-v", "db", "upgrade")
+    assert result.returncode == 0 and "database at head" in result.stdout
+    assert "Context impl" in result.stderr

@@ -138,11 +138,23 @@ async def test_a_run_killed_at_any_step_finishes_once_on_another_worker(
     assert nodes[-1] == "persist"
 
 
+STAFF_ANSWER = {
+    "action": "edit",
+    "resolution": {
+        "summary": "The VPN client needs the new gateway profile.",
+        "diagnoses": ["Outdated gateway profile."],
+        "solutions": [{"title": "Update the profile", "steps": ["Import the new profile."]}],
+        "sources": [],
+        "confidence": 0.9,
+    },
+}
+
+
 async def test_a_worker_killed_while_a_run_waits_for_staff_and_during_its_resume(
     runtime, client, user, support, settings, tmp_path: Path
 ) -> None:
     """No evidence: the offline resolver hands off. The worker that ran it to the handoff dies
-    while the run waits; staff approve (202); the worker applying the decision dies in persist;
+    while the run waits; staff answer (202); the worker applying the decision dies in persist;
     another worker finishes it."""
     created = (await client.post(T, headers=user.headers, json=VPN)).json()
     run_id = created["run_id"]
@@ -151,8 +163,9 @@ async def test_a_worker_killed_while_a_run_waits_for_staff_and_during_its_resume
     await finished(runtime, run_id, RunStatus.interrupted)
     kill(first)  # killed during the handoff wait
 
+    # The offline non-answer cannot be approved as is (409 no_solution): staff write the answer.
     approve = await client.post(
-        f"/api/v1/runs/{run_id}/resume", headers=support.headers, json={"action": "approve"}
+        f"/api/v1/runs/{run_id}/resume", headers=support.headers, json=STAFF_ANSWER
     )
     assert approve.status_code == 202, approve.text
     assert approve.json()["status"] == "queued"

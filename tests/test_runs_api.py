@@ -201,6 +201,21 @@ async def interrupted_run(client, user, drain, agent_context, confidence=0.1) ->
     return created
 
 
+async def test_a_draft_without_a_solution_cannot_be_approved(client, user, support, drain):
+    created = await file_and_run(client, user, drain)  # no evidence: the offline non-answer
+    run = await run_detail(client, support, created["run_id"])
+    assert run["status"] == "interrupted"
+    assert run["steps"][-1]["node"] == "handoff"
+    url = f"/api/v1/runs/{created['run_id']}/resume"
+    refused = await client.post(url, json={"action": "approve"}, headers=support.headers)
+    assert "edit it into an answer" in assert_error_shape(refused, 409, "no_solution")["message"]
+    ticket = await client.get(f"/api/v1/tickets/{created['ticket']['id']}", headers=user.headers)
+    assert ticket.json()["status"] == "escalated"  # still with staff, no resolution
+    assert ticket.json()["latest_resolution"] is None
+    rejected = await client.post(url, json={"action": "reject"}, headers=support.headers)
+    assert rejected.status_code == 202, rejected.text
+
+
 async def test_resume_approve_persists_the_draft(client, user, support, drain, agent_context):
     created = await interrupted_run(client, user, drain, agent_context)
     response = await client.post(

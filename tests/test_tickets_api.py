@@ -9,7 +9,10 @@ import uuid
 import httpx
 import pytest
 
+from core.errors import InferraError
 from core.models import Role
+from services import tickets as services_tickets
+from services import users as services_users
 from tests.conftest import assert_error_shape
 from tests.fakes import classification, resolution, scripted
 
@@ -59,6 +62,35 @@ async def test_bad_ticket_bodies_are_422(client, user) -> None:
     ):
         assert_error_shape(await client.post(T, json=body, headers=user.headers), 422)
     assert_error_shape(await client.post(T, json={"title": "t", "description": "d"}), 401)
+
+
+async def test_text_is_trimmed_and_blank_is_422_in_the_api_and_the_services(
+    client, user, runtime, sessionmaker
+) -> None:
+    for body in (
+        {"title": "   ", "description": "blank title"},
+        {"title": " \t\n ", "description": "blank title"},
+        {"title": "ok title", "description": "   "},
+    ):
+        assert_error_shape(await client.post(T, json=body, headers=user.headers), 422)
+    assert (await client.get(T, headers=user.headers)).json()["total"] == 0  # nothing queued
+
+    created = await create(client, user, title="  VPN drops  ", description="\n every hour \n")
+    ticket = (await client.get(f"{T}/{created['ticket']['id']}", headers=user.headers)).json()
+    assert (ticket["title"], ticket["description"]) == ("VPN drops", "every hour")
+    blank_comment = await client.post(
+        f"{T}/{created['ticket']['id']}/comments", json={"body": "  "}, headers=user.headers
+    )
+    assert_error_shape(blank_comment, 422)
+
+    # The console and the CLI call the services: the same rule holds there.
+    async with sessionmaker() as session:
+        owner = await services_users.get_user(session=session, user_id=user.id)
+        with pytest.raises(InferraError) as refused:
+            await services_tickets.create(
+                session=session, runtime=runtime, owner=owner, title="  ", description="x"
+            )
+    assert refused.value.status_code == 422 and refused.value.message.startswith("title")
 
 
 async def test_users_see_only_their_own_tickets_staff_see_all(

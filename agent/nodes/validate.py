@@ -119,6 +119,8 @@ def check_draft(state: AgentState, *, by_staff: bool = False) -> list[str]:
         texts += [solution.title, *solution.steps]
     if any(not t.strip() for t in texts):
         errors.append("Empty summary, diagnosis, solution title or step.")
+    if not draft.solutions:
+        errors.append("No solution proposed.")
     retrieved = by_label(state)
     unknown = [s for s in draft.sources if s not in retrieved]
     if unknown:
@@ -148,7 +150,12 @@ async def validate(state: AgentState, runtime: Runtime[AgentContext]) -> dict[st
     settings = context_of(runtime).settings
     errors = check_draft(state)
     reason = None
-    if errors and state.get("drafted_by") == OFFLINE_MODEL and state.get("draft") is not None:
+    draft = state.get("draft")
+    if draft is not None and not draft.get("solutions"):
+        # The drafter found nothing to propose (it says why in its summary): drafting again
+        # would not find evidence that retrieval did not.
+        reason = f"No fix to propose: {draft.get('summary', '')}".strip()
+    elif errors and state.get("drafted_by") == OFFLINE_MODEL and state.get("draft") is not None:
         # The offline resolver is deterministic: drafting again would give the same answer.
         reason = "The offline resolver's draft failed validation."
     elif errors and state.get("attempts", 0) >= settings.agent_max_draft_attempts:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent.schemas import DraftResolution
 from api.schemas import Text
 from core.models import Category, Priority, RunStatus, RunTrigger
+from core.text import TicketDescription, TicketTitle
 
 
 class RunPublic(BaseModel):
@@ -71,8 +72,8 @@ class ReplayRequest(BaseModel):
 class TicketPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: Text | None = Field(default=None, min_length=3, max_length=200)
-    description: Text | None = Field(default=None, min_length=1, max_length=10_000)
+    title: TicketTitle | None = None
+    description: TicketDescription | None = None
 
 
 class StatePatch(BaseModel):

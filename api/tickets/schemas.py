@@ -4,17 +4,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from api.schemas import Text
 from core.models import Category, Priority, RunStatus, RunTrigger, TicketStatus
+from core.text import CommentBody, TicketDescription, TicketTitle
 
 
 class TicketCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: Text = Field(min_length=3, max_length=200)
-    description: Text = Field(min_length=1, max_length=10_000)
+    title: TicketTitle
+    description: TicketDescription
     category_hint: Category | None = None
 
 
@@ -157,7 +157,7 @@ class RunQueued(BaseModel):
 class CommentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    body: Text = Field(min_length=1, max_length=5000)
+    body: CommentBody
     internal: bool = False
 
 
