@@ -160,6 +160,12 @@ async def update(
         ticket_rules.check_transition(ticket.status, status)
         if ticket_rules.accepts_resolution_on(ticket.status, status):
             await _accept_latest_resolution(session, runtime, ticket)
+        if status not in ticket_rules.AGENT_WORKABLE:  # staff settled it themselves
+            ended = await RunRepository(session).end_waiting_for_staff(
+                ticket.id, f"ticket {status.value} by {actor.email} while the run waited for staff"
+            )
+            if ended:
+                log.info("handoff_runs_ended", ticket_id=str(ticket.id), runs=len(ended))
         ticket.status = status
     if priority is not None:
         ticket.priority = priority

@@ -216,6 +216,29 @@ async def test_a_draft_without_a_solution_cannot_be_approved(client, user, suppo
     assert rejected.status_code == 202, rejected.text
 
 
+async def test_closing_a_handed_off_ticket_with_a_note_ends_its_waiting_run(
+    client, user, support, drain
+):
+    created = await file_and_run(client, user, drain)  # no evidence: handed off
+    ticket_url = f"/api/v1/tickets/{created['ticket']['id']}"
+    note = {"body": "Facilities replaced the badge reader; nothing to do on your side."}
+    assert (
+        await client.post(f"{ticket_url}/comments", json=note, headers=support.headers)
+    ).is_success
+    closed = await client.patch(ticket_url, json={"status": "closed"}, headers=support.headers)
+    assert closed.status_code == 200, closed.text
+    run = await run_detail(client, support, created["run_id"])
+    assert run["status"] == "failed" and "closed by" in run["error"]
+    late = await client.post(
+        f"/api/v1/runs/{created['run_id']}/resume",
+        json={"action": "reject"},
+        headers=support.headers,
+    )
+    assert_error_shape(late, 409, "not_interrupted")
+    ticket = (await client.get(ticket_url, headers=user.headers)).json()
+    assert ticket["status"] == "closed" and ticket["latest_resolution"] is None
+
+
 async def test_resume_approve_persists_the_draft(client, user, support, drain, agent_context):
     created = await interrupted_run(client, user, drain, agent_context)
     response = await client.post(

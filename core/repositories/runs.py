@@ -54,6 +54,17 @@ class RunRepository:
             select(AgentRun.id).where(AgentRun.ticket_id == ticket_id, AgentRun.status.in_(ACTIVE))
         )
 
+    async def end_waiting_for_staff(self, ticket_id: uuid.UUID, reason: str) -> list[uuid.UUID]:
+        """Runs of the ticket still waiting for a staff decision end (failed, with the reason):
+        staff settled the ticket themselves, so a later approval must not act on it."""
+        ended = await self.session.scalars(
+            update(AgentRun)
+            .where(AgentRun.ticket_id == ticket_id, AgentRun.status == RunStatus.interrupted)
+            .values(status=RunStatus.failed, error=reason, finished_at=datetime.now(UTC))
+            .returning(AgentRun.id)
+        )
+        return list(ended)
+
     async def queued_count_for(self, requester_id: uuid.UUID | None) -> int:
         """How many runs this requester already has waiting (fair scheduling)."""
         if requester_id is None:
