@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from functools import cache
 from typing import Any
 
@@ -27,6 +27,7 @@ from typing_extensions import TypedDict
 
 from agent.context import AgentContext
 from agent.graph import build_graph
+from core.errors import InferraError
 from core.settings import get_settings
 from services import studio
 from services.resources import Runtime
@@ -62,14 +63,25 @@ class StudioContext(BaseModel):
         return self._agent
 
 
+@contextmanager
+def shown_in_studio() -> Iterator[None]:
+    """Our errors as the dev server shows a message to the Studio user: it hides the text of
+    any exception but a few builtin types."""
+    try:
+        yield
+    except InferraError as exc:
+        raise ValueError(f"{exc.code}: {exc.message}") from exc
+
+
 async def open_run(state: StudioInput, config: RunnableConfig) -> dict[str, Any]:
     configurable = config["configurable"]
-    return await studio.open_run(
-        runtime=current_runtime(),
-        run_id=uuid.UUID(configurable["thread_id"]),
-        ticket_id=state["ticket_id"],
-        token=configurable["run_id"],
-    )
+    with shown_in_studio():
+        return await studio.open_run(
+            runtime=current_runtime(),
+            run_id=uuid.UUID(configurable["thread_id"]),
+            ticket_id=state["ticket_id"],
+            token=configurable["run_id"],
+        )
 
 
 @cache
@@ -99,9 +111,11 @@ async def graph(
         yield studio_graph()
         return
     configurable = config["configurable"]
-    async with studio.attempt(
+    attempt = studio.attempt(
         runtime=current_runtime(),
         run_id=uuid.UUID(configurable["thread_id"]),
         token=configurable["run_id"],
-    ):
-        yield studio_graph()
+    )
+    with shown_in_studio():
+        async with attempt:
+            yield studio_graph()

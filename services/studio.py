@@ -72,9 +72,12 @@ async def attempt(*, runtime: Runtime, run_id: uuid.UUID, token: str) -> AsyncIt
     async with runtime.sessionmaker.begin() as session:
         runs = RunRepository(session)
         if await runs.get(run_id) is not None:
-            if await runs.take_over_interrupted(run_id, token) is None:
+            if (run := await runs.take_over_interrupted(run_id, token)) is None:
+                run = await runs.get(run_id)
                 raise Conflict(
-                    f"Run {run_id} is not waiting for staff (already resumed?)",
+                    f"This thread is run {run_id}, {run.status.value if run else 'gone'}: only a "
+                    "run waiting for staff can be resumed, and a thread is one run (start a new "
+                    "thread for a new run of a ticket)",
                     code="not_interrupted",
                 )
             log.info("run_resumed", run_id=str(run_id), trigger="studio")
