@@ -84,12 +84,18 @@ async def attempt(*, runtime: Runtime, run_id: uuid.UUID, token: str) -> AsyncIt
     try:
         yield
     except BaseException as exc:  # cancelled from Studio too: the run must not stay running
-        await record(runtime, run_id, token, RunStatus.failed, error=_error(exc))
+        if await _recorded(runtime, run_id):  # else open_run refused it: there is no run
+            await record(runtime, run_id, token, RunStatus.failed, error=_error(exc))
         raise
     outcome = await runner.outcome(runtime.graph, run_id)
     await record(
         runtime, run_id, token, outcome.status, model=outcome.model, skipped_steps=outcome.skipped
     )
+
+
+async def _recorded(runtime: Runtime, run_id: uuid.UUID) -> bool:
+    async with runtime.sessionmaker() as session:
+        return await RunRepository(session).get(run_id) is not None
 
 
 def _error(exc: BaseException) -> str:
