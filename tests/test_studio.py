@@ -25,6 +25,13 @@ ROOT = Path(__file__).resolve().parents[1]
 GRAPH = "inferra_resolver"
 VPN = {"title": "VPN keeps dropping", "description": "My VPN disconnects every few minutes."}
 ODD = {"title": "Plotter smells of burnt toast", "description": "The A0 plotter smells odd."}
+EDIT = {
+    "summary": "Air the room and have facilities check the plotter's heater.",
+    "diagnoses": ["Dust on the heating element"],
+    "solutions": [{"title": "Clean", "steps": ["Switch the plotter off", "Call facilities"]}],
+    "sources": [],
+    "confidence": 0.9,
+}
 NODES = {
     "open_run",
     "classify",
@@ -187,6 +194,19 @@ async def handed_off(client, user, drain, sdk, assistant_id) -> tuple[str, str]:
 
 async def test_handoff_resumed_from_studio(client, user, support, drain, sdk, assistant_id):
     ticket_id, run_id = await handed_off(client, user, drain, sdk, assistant_id)
+    run = (await client.get(f"/api/v1/runs/{run_id}", headers=support.headers)).json()
+    assert run["status"] == "interrupted"
+
+    # An answer that cannot be applied is asked again with its problems, like the runs API's 422.
+    cites_nothing_retrieved = {**EDIT, "sources": ["T7"]}
+    await sdk.runs.wait(
+        run_id,
+        assistant_id,
+        command={"resume": {"action": "edit", "resolution": cites_nothing_retrieved}},
+    )
+    state = await sdk.threads.get_state(run_id)
+    [asked_again] = state["tasks"][0]["interrupts"]
+    assert "T7" in " ".join(asked_again["value"]["validation_errors"])
     run = (await client.get(f"/api/v1/runs/{run_id}", headers=support.headers)).json()
     assert run["status"] == "interrupted"
 
