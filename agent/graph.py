@@ -65,4 +65,3 @@ def build_graph(
     builder.add_conditional_edges("validate", route_after_validate)
     builder.add_edge("persist", END)
     return builder.compile(checkpointer=checkpointer, name="inferra-resolver")
-

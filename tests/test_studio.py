@@ -17,6 +17,7 @@ import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
+from agent.graph import NODE_ORDER
 from tests import factories
 from tests.conftest import assert_error_shape
 from tests.live import free_port, wait_until_ready
@@ -32,16 +33,7 @@ EDIT = {
     "sources": [],
     "confidence": 0.9,
 }
-NODES = {
-    "open_run",
-    "classify",
-    "retrieve_tickets",
-    "retrieve_docs",
-    "web_search",
-    "draft",
-    "validate",
-    "persist",
-}
+NODES = {"open_run", *NODE_ORDER} - {"handoff"}  # what a run that is not handed off runs
 
 
 def studio_env(settings) -> dict[str, str]:
