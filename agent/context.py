@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 from langchain_core.language_models import BaseChatModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -62,20 +61,8 @@ def build_context(
     )
 
 
-@lru_cache
-def standalone_context() -> AgentContext:
-    """For LangGraph Studio / `langgraph dev`, which cannot pass our context: built from settings
-    (DATABASE_URL, or the embedded database in ./.inferra)."""
-    from core.db import DatabaseUrls, create_engine, create_sessionmaker
-    from core.embedded_pg import start_embedded_postgres
-    from core.settings import get_settings
-
-    settings = get_settings()
-    url = settings.database_url or start_embedded_postgres(settings.embedded_pg_dir).get_uri()
-    engine = create_engine(DatabaseUrls.from_any(url))
-    return build_context(settings, create_sessionmaker(engine))
-
-
 def context_of(runtime) -> AgentContext:
-    """The run's context; runs started by LangGraph Studio get one built from settings."""
-    return runtime.context if runtime.context is not None else standalone_context()
+    """The run's AgentContext: given as is by the runtime's own runs, or held by a front door's
+    context (LangGraph Studio's, which the dev server builds from what a person typed)."""
+    context = runtime.context
+    return context if isinstance(context, AgentContext) else context.agent

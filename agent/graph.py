@@ -6,6 +6,8 @@ validate -> draft (retry with the errors) | handoff (interrupt for staff) | pers
 
 from __future__ import annotations
 
+from typing import Any
+
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -30,8 +32,16 @@ def route_start(state: AgentState) -> list[str]:
     return state.get("start_at") or ["classify"]
 
 
-def build_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
-    builder = StateGraph(AgentState, context_schema=AgentContext)
+def build_graph(
+    checkpointer: BaseCheckpointSaver | None = None,
+    *,
+    context_schema: type = AgentContext,
+    entry: tuple[str, Any, type] | None = None,
+) -> CompiledStateGraph:
+    """`entry` (name, node, its input schema) runs first and makes the state a run starts from:
+    a front door's own input (LangGraph Studio's) becomes the graph's."""
+    input_schema = entry[2] if entry else None
+    builder = StateGraph(AgentState, context_schema=context_schema, input_schema=input_schema)
     builder.add_node("classify", classify)
     builder.add_node("retrieve_tickets", retrieve_tickets)
     builder.add_node("retrieve_docs", retrieve_docs)
@@ -41,7 +51,13 @@ def build_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStat
     builder.add_node("handoff", handoff)
     builder.add_node("persist", persist)
 
-    builder.add_conditional_edges(START, route_start, NODE_ORDER)
+    if entry is None:
+        builder.add_conditional_edges(START, route_start, NODE_ORDER)
+    else:
+        name, node, schema = entry
+        builder.add_node(name, node, input_schema=schema)
+        builder.add_edge(START, name)
+        builder.add_conditional_edges(name, route_start, NODE_ORDER)
     for step in RETRIEVAL_STEPS:
         builder.add_edge("classify", step)
     builder.add_edge(RETRIEVAL_STEPS, "draft")  # join: draft waits for all three
@@ -49,8 +65,3 @@ def build_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStat
     builder.add_conditional_edges("validate", route_after_validate)
     builder.add_edge("persist", END)
     return builder.compile(checkpointer=checkpointer, name="inferra-resolver")
-
-
-def studio_graph() -> CompiledStateGraph:
-    """For langgraph.json: LangGraph Studio supplies its own checkpointer."""
-    return build_graph()

@@ -37,7 +37,8 @@ def ticket_input(ticket: Ticket) -> dict[str, Any]:
     }
 
 
-async def _outcome(graph: CompiledStateGraph, run_id: uuid.UUID) -> RunOutcome:
+async def outcome(graph: CompiledStateGraph, run_id: uuid.UUID) -> RunOutcome:
+    """Where the run's graph stands: waiting for staff, or done."""
     snapshot = await graph.aget_state(thread_config(run_id))
     values = snapshot.values or {}
     status = RunStatus.interrupted if snapshot.interrupts else RunStatus.succeeded
@@ -55,10 +56,10 @@ async def execute(
     config = thread_config(run_id)
     snapshot = await graph.aget_state(config)
     if snapshot.interrupts or (snapshot.created_at is not None and not snapshot.next):
-        return await _outcome(graph, run_id)  # waiting for staff, or already finished
+        return await outcome(graph, run_id)  # waiting for staff, or already finished
     graph_input = None if snapshot.created_at is not None else start
     await graph.ainvoke(graph_input, config, context=context, durability="sync")
-    return await _outcome(graph, run_id)
+    return await outcome(graph, run_id)
 
 
 async def resume(
@@ -70,7 +71,7 @@ async def resume(
         context=context,
         durability="sync",
     )
-    return await _outcome(graph, run_id)
+    return await outcome(graph, run_id)
 
 
 async def fork_input(

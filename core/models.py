@@ -115,6 +115,7 @@ class RunTrigger(StrEnum):
     manual = "manual"
     replay = "replay"
     fork = "fork"
+    studio = "studio"  # started from LangGraph Studio / `langgraph dev` (inferra/studio.py)
 
 
 def _now_column() -> Mapped[datetime]:

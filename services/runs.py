@@ -229,13 +229,13 @@ async def execute_job(runtime: Runtime, run_id: uuid.UUID, *, token: str, last_t
         error = f"{type(exc).__name__}: {exc}"[:2000]
         log.exception("run_attempt_failed", last_try=last_try)
         if last_try or run.attempts > runtime.settings.job_max_attempts:
-            await _record(runtime, run.id, token, RunStatus.failed, error=error)
+            await record(runtime, run.id, token, RunStatus.failed, error=error)
             return
         async with runtime.sessionmaker.begin() as session:
             await RunRepository(session).requeue(run.id, token, error)
         raise
     else:
-        await _record(
+        await record(
             runtime,
             run.id,
             token,
@@ -247,9 +247,10 @@ async def execute_job(runtime: Runtime, run_id: uuid.UUID, *, token: str, last_t
         structlog.contextvars.unbind_contextvars("run_id", "ticket_id")
 
 
-async def _record(
+async def record(
     runtime: Runtime, run_id: uuid.UUID, token: str, status: RunStatus, **fields: Any
 ) -> None:
+    """The attempt `token`'s outcome, if the run is still its own."""
     async with runtime.sessionmaker.begin() as session:
         recorded = await RunRepository(session).finish(run_id, token, status, **fields)
     if recorded:

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import structlog
 from fastapi_users.password import PasswordHelper
-from pydantic import EmailStr, TypeAdapter, ValidationError
 
+from core.emails import ascii_email
 from core.errors import Conflict, InferraError, NotFound
 from core.models import Role, User
 from core.pagination import Page, PageRequest
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 PASSWORD_MIN, PASSWORD_MAX = 8, 128  # the same bounds as registration (api/auth/schemas.py)
-_email = TypeAdapter(EmailStr)
 _passwords = PasswordHelper()
 
 
@@ -87,11 +86,9 @@ async def deactivate(*, session: AsyncSession, actor: User, user_id: uuid.UUID) 
 
 def _checked_email(email: str) -> str:
     try:
-        return _email.validate_python(email)
-    except ValidationError:
-        raise InferraError(
-            f"{email!r} is not a valid email address", code="validation_error", status_code=422
-        ) from None
+        return ascii_email(email)
+    except ValueError as exc:
+        raise InferraError(f"{email!r}: {exc}", code="validation_error", status_code=422) from None
 
 
 async def _hashed(password: str) -> str:

@@ -17,19 +17,23 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def is_ready(url: str) -> bool:
+def is_ready(url: str, path: str = "/readyz") -> bool:
     try:
-        return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
+        return httpx.get(f"{url}{path}", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
 
 
 def wait_until_ready(
-    url: str, process: subprocess.Popen, output: Callable[[], str], seconds: float = 120
+    url: str,
+    process: subprocess.Popen,
+    output: Callable[[], str],
+    seconds: float = 120,
+    path: str = "/readyz",
 ) -> None:
-    """Poll /readyz until 200; fail with the server's output if it exits or takes too long."""
+    """Poll `path` until 200; fail with the server's output if it exits or takes too long."""
     deadline = time.monotonic() + seconds
-    while not is_ready(url):
+    while not is_ready(url, path):
         assert process.poll() is None, output()
-        assert time.monotonic() < deadline, f"inferra serve at {url} never became ready"
+        assert time.monotonic() < deadline, f"the server at {url} never became ready\n{output()}"
         time.sleep(0.3)

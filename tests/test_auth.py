@@ -34,6 +34,27 @@ async def test_register_login_and_me(client: httpx.AsyncClient) -> None:
     assert me.json()["role"] == "user"
 
 
+async def test_internationalised_domains_are_kept_in_their_ascii_form(
+    client: httpx.AsyncClient,
+) -> None:
+    """What was sent is what is stored and returned (the IDNA spelling), and login finds the user
+    under either spelling of the domain."""
+    sent = "it-desk@shop.xn--g2xx48c"
+    created = await register(client, sent)
+    assert created.status_code == 201, created.text
+    assert created.json()["email"] == sent
+    unicode_domain = await register(client, "help@购物.example")
+    assert unicode_domain.json()["email"] == "help@xn--g2xx48c.example"
+    for spelling in (sent, "it-desk@shop.购物", "IT-desk@SHOP.xn--g2xx48c"):
+        await login(client, spelling)
+    assert_error_shape(await register(client, "it-desk@shop.购物"), 400)  # same user
+
+
+async def test_non_ascii_local_part_is_refused_clearly(client: httpx.AsyncClient) -> None:
+    error = assert_error_shape(await register(client, "jürgen@example.com"), 422)
+    assert "non-ASCII characters before the @" in str(error["details"])
+
+
 async def test_registration_ignores_role_and_superuser_fields(client: httpx.AsyncClient) -> None:
     created = await register(
         client, "sneaky@example.com", role="admin", is_superuser=True, is_active=True

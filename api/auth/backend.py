@@ -17,6 +17,7 @@ from fastapi_users.authentication import AuthenticationBackend, BearerTransport,
 from fastapi_users_db_sqlalchemy import SQLAlchemyUserDatabase
 
 from api.session import SessionDep
+from core.emails import ascii_email
 from core.models import User
 from core.settings import Settings
 
@@ -90,6 +91,14 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
         if updated_password_hash is not None:  # a stronger hash than the stored one
             await self.user_db.update(user, {"hashed_password": updated_password_hash})
         return user
+
+    async def get_by_email(self, user_email: str) -> User:
+        """Stored addresses are ASCII: a domain typed in Unicode finds its user too."""
+        try:
+            user_email = ascii_email(user_email)
+        except ValueError:
+            pass  # not an address: nothing will match it
+        return await super().get_by_email(user_email)
 
     async def on_after_register(self, user: User, request: Request | None = None) -> None:
         log.info("user_registered", user_id=str(user.id))

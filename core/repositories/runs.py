@@ -92,6 +92,17 @@ class RunRepository:
         )
         return run
 
+    async def take_over_interrupted(self, run_id: uuid.UUID, token: str) -> AgentRun | None:
+        """An interrupted run resumed directly (from LangGraph Studio) by the attempt `token`,
+        with a crash budget of its own; None when the run is not waiting for staff."""
+        return await self.session.scalar(
+            update(AgentRun)
+            .where(AgentRun.id == run_id, AgentRun.status == RunStatus.interrupted)
+            .values(status=RunStatus.running, attempt_token=token, attempts=1)
+            .returning(AgentRun)
+            .execution_options(populate_existing=True)
+        )
+
     async def finish(
         self,
         run_id: uuid.UUID,
