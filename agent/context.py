@@ -64,5 +64,4 @@ def build_context(
 def context_of(runtime) -> AgentContext:
     """The run's AgentContext: given as is by the runtime's own runs, or held by a front door's
     context (LangGraph Studio's, which the dev server builds from what a person typed)."""
-    context = runtime.context
-    return context if isinstance(context, AgentContext) else context.agent
+    return getattr(runtime.context, "agent", runtime.context)
