@@ -202,10 +202,18 @@ async def test_handoff_resumed_from_studio(client, user, support, drain, sdk, as
     run = (await client.get(f"/api/v1/runs/{run_id}", headers=support.headers)).json()
     assert run["status"] == "interrupted"
 
+    # The offline non-answer proposes no solution: approving it as is is asked again too.
     await sdk.runs.wait(run_id, assistant_id, command={"resume": {"action": "approve"}})
+    state = await sdk.threads.get_state(run_id)
+    [asked_again] = state["tasks"][0]["interrupts"]
+    assert "No solution proposed." in asked_again["value"]["validation_errors"]
+
+    await sdk.runs.wait(
+        run_id, assistant_id, command={"resume": {"action": "edit", "resolution": EDIT}}
+    )
     ticket = (await client.get(f"/api/v1/tickets/{ticket_id}", headers=user.headers)).json()
     assert ticket["status"] == "resolved"
-    assert ticket["latest_resolution"]["confidence"] == 0.05
+    assert ticket["latest_resolution"]["confidence"] == 0.9
     run = (await client.get(f"/api/v1/runs/{run_id}", headers=support.headers)).json()
     assert run["status"] == "succeeded" and run["steps"][-1]["node"] == "persist"
     # One outcome: the runs API finds nothing left to decide.
@@ -218,7 +226,9 @@ async def test_handoff_resumed_from_studio(client, user, support, drain, sdk, as
 async def test_handoff_resumed_from_the_runs_api(client, user, support, drain, sdk, assistant_id):
     ticket_id, run_id = await handed_off(client, user, drain, sdk, assistant_id)
     response = await client.post(
-        f"/api/v1/runs/{run_id}/resume", json={"action": "approve"}, headers=support.headers
+        f"/api/v1/runs/{run_id}/resume",
+        json={"action": "edit", "resolution": EDIT},
+        headers=support.headers,
     )
     assert response.status_code == 202, response.text
     # Studio's resume arrives second: refused, the staff decision is the outcome.
@@ -228,4 +238,4 @@ async def test_handoff_resumed_from_the_runs_api(client, user, support, drain, s
     run = (await client.get(f"/api/v1/runs/{run_id}", headers=support.headers)).json()
     assert run["status"] == "succeeded"
     ticket = (await client.get(f"/api/v1/tickets/{ticket_id}", headers=user.headers)).json()
-    assert ticket["status"] == "resolved" and ticket["latest_resolution"]["confidence"] == 0.05
+    assert ticket["status"] == "resolved" and ticket["latest_resolution"]["confidence"] == 0.9
