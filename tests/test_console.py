@@ -12,7 +12,7 @@ from core.models import Role
 from tests.conftest import PASSWORD
 from tests.factories import vpn_evidence
 
-STAFF_PAGES = ("/console/queue",)
+STAFF_PAGES = ("/console/queue", "/console/kb", "/console/feedback", "/console/admin/users")
 TOKEN = re.compile(r'name="csrftoken" value="([^"]+)"')
 
 
@@ -167,3 +167,62 @@ async def test_next_never_leaves_the_console(client, user) -> None:
         },
     )
     assert response.headers["location"] == "/console/tickets"
+
+
+async def test_a_multipart_post_needs_the_token_in_its_header(client, support) -> None:
+    token = await sign_in(client, support.email)
+    files = {"files": ("a.md", b"# A\n\ntext", "text/markdown")}
+    refused = await client.post("/console/kb/upload", data={"csrftoken": token}, files=files)
+    assert refused.status_code == 403
+    accepted = await client.post("/console/kb/upload", files=files, headers={"x-csrftoken": token})
+    assert accepted.status_code == 200 and "a.md: ingested" in accepted.text
+
+
+async def test_feedback_page_shows_rates_chart_and_reasons(client, support) -> None:
+    await sign_in(client, support.email)
+    page = await client.get("/console/feedback?days=7")
+    assert page.status_code == 200 and "<svg" in page.text and "By category" in page.text
+
+
+async def test_the_last_admin_is_a_clear_message(client, admin, support) -> None:
+    token = await sign_in(client, admin.email)
+    listed = await client.get("/console/admin/users")
+    assert admin.email in listed.text and support.email in listed.text
+    refused = await client.post(
+        f"/console/admin/users/{admin.id}/deactivate", data={"csrftoken": token}
+    )
+    assert refused.status_code == 409 and "last active admin" in refused.text
+    promoted = await client.post(
+        f"/console/admin/users/{support.id}/role", data={"csrftoken": token, "role": "admin"}
+    )
+    assert promoted.status_code == 303
+    assert (
+        await client.post(f"/console/admin/users/{admin.id}/deactivate", data={"csrftoken": token})
+    ).status_code == 303
+
+
+async def test_queue_puts_escalated_first_counts_filters_and_assigns(client, user, support) -> None:
+    ids = []
+    for title in ("Printer offline", "Laptop fan noisy", "Outlook stuck loading"):
+        created = await client.post(
+            "/api/v1/tickets", json={"title": title, "description": "help"}, headers=user.headers
+        )
+        ids.append(created.json()["ticket"]["id"])
+    escalate = await client.patch(
+        f"/api/v1/tickets/{ids[0]}", json={"status": "escalated"}, headers=support.headers
+    )
+    assert escalate.status_code == 200
+    token = await sign_in(client, support.email)
+    page = await client.get("/console/queue")
+    rows = re.findall(r'<td><a href="/console/tickets/([0-9a-f-]+)">', page.text)
+    assert rows[0] == ids[0] and set(rows) == set(ids)
+    assert "escalated: 1" in page.text and "open: 2" in page.text
+    found = await client.get("/console/queue", params={"q": "outlook"})
+    assert re.findall(r'<td><a href="/console/tickets/([0-9a-f-]+)">', found.text) == [ids[2]]
+    assigned = await client.post(
+        f"/console/tickets/{ids[1]}/assign-to-me",
+        data={"csrftoken": token, "back": "/console/queue"},
+    )
+    assert assigned.status_code == 303
+    mine = await client.get("/console/queue", params={"assignee": str(support.id)})
+    assert re.findall(r'<td><a href="/console/tickets/([0-9a-f-]+)">', mine.text) == [ids[1]]

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.console import auth_pages, docs, requester, staff
+from api.console import auth_pages, docs, insights, kb, requester, staff
 from api.console.csrf import install_csrf
 from api.console.web import HERE, install_page_errors
 from core.settings import Settings
@@ -20,7 +20,7 @@ def install_console(app: FastAPI, settings: Settings) -> None:
     install_csrf(app, settings)
     install_page_errors(app)
     app.include_router(docs.router)
-    for pages in (auth_pages, requester, staff):
+    for pages in (auth_pages, requester, staff, kb, insights):
         app.include_router(pages.router)
 
     @app.get("/", include_in_schema=False)

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from core.settings import Settings
 
 CONSOLE_PREFIX = "/console"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 def csrf_token(request: Request) -> str:
@@ -35,6 +36,28 @@ async def _refused(scope: dict[str, Any], send: Any, reason: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+class MultipartNeedsHeader:
+    """Multipart posts must carry the token in the header (the console's upload form sends it
+    through htmx). asgi-csrf 0.11 would look for it in the body with a python-multipart API that
+    no longer exists (a TypeError, so a 500); refused here first with a clear 403."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] not in SAFE_METHODS
+            and scope["path"].startswith(CONSOLE_PREFIX)
+        ):
+            headers = dict(scope.get("headers") or [])
+            multipart = headers.get(b"content-type", b"").startswith(b"multipart/")
+            if multipart and not headers.get(b"x-csrftoken"):
+                await _refused(scope, send, None)
+                return
+        await self.app(scope, receive, send)
+
+
 def install_csrf(app: FastAPI, settings: Settings) -> None:
     # Derived from the JWT secret: every server process of one deployment signs alike.
     secret = hashlib.sha256(b"inferra-csrf:" + settings.jwt_secret().encode()).hexdigest()
@@ -46,3 +69,4 @@ def install_csrf(app: FastAPI, settings: Settings) -> None:
         cookie_secure=settings.cookie_secure,
         send_csrf_failed=_refused,
     )
+    app.add_middleware(MultipartNeedsHeader)  # outside asgi-csrf: runs first
