@@ -14,6 +14,7 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from fastapi.sse import format_sse_event
 
+from api.console.staff import staff_ticket_page
 from api.console.web import ConsoleRoute, ConsoleUser, redirect, render
 from api.deps import RuntimeDep, SessionDep
 from api.schemas import Text
@@ -74,9 +75,7 @@ async def file_ticket(
 async def ticket_page(
     request: Request, ticket_id: uuid.UUID, user: ConsoleUser, session: SessionDep
 ) -> Response:
-    if user.is_staff:
-        from api.console.staff import staff_ticket_page  # the staff view of the same URL
-
+    if user.is_staff:  # the staff view of the same URL
         return await staff_ticket_page(request, ticket_id, user, session)
     view = await tickets.view(session=session, user=user, ticket_id=ticket_id)
     comments = await tickets.comments(
