@@ -17,6 +17,7 @@ from services import feedback, users
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 CHART_WIDTH, CHART_HEIGHT = 600, 160
+CHART_MIN_SLOTS = 10  # a window with few days keeps narrow bars
 USERS_PAGE_SIZE = 50
 
 
@@ -24,7 +25,7 @@ def bar_chart(days: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Bars of an inline SVG (drawn by the template): height is the day's helpful rate."""
     if not days:
         return []
-    slot = CHART_WIDTH / len(days)
+    slot = CHART_WIDTH / max(len(days), CHART_MIN_SLOTS)
     bars = []
     for i, day in enumerate(days):
         rate = day["helpful_rate"] or 0.0
