@@ -156,7 +156,9 @@ async def test_staff_approve_an_edited_draft_and_the_requester_sees_it(
     await check_page_basics(staff)
     first_row = staff.locator("#queue tbody tr").first
     await expect(first_row).to_contain_text("escalated")
-    await first_row.get_by_role("link").click()
+    await staff.keyboard.press("j")  # keyboard navigation: j/k move, Enter opens
+    await expect(first_row.get_by_role("link")).to_be_focused()
+    await staff.keyboard.press("Enter")
     await expect(staff.get_by_role("heading", name="Coffee machine on floor 3")).to_be_visible()
     await staff.get_by_role("link", name="auto run").click()
     await expect(staff.get_by_role("heading", name="Handed off to staff")).to_be_visible()
