@@ -19,6 +19,10 @@ from core.models import (
 )
 from core.pagination import Page, PageRequest
 
+# Literal, as in the index ix_tickets_queue_order (migration 0006): a bound parameter in its
+# place would not match the index expression.
+ESCALATED_LAST = text("tickets.status <> 'escalated'")
+
 
 @dataclass(frozen=True)
 class TicketFilters:
@@ -70,7 +74,7 @@ class TicketRepository:
         total = await self.session.scalar(select(func.count()).select_from(stmt.subquery()))
         order = [Ticket.created_at.desc(), Ticket.id.desc()]
         if escalated_first:  # false sorts before true: escalated tickets come first
-            order.insert(0, Ticket.status != TicketStatus.escalated)
+            order.insert(0, ESCALATED_LAST)
         rows = await self.session.scalars(
             stmt.order_by(*order).offset(page.offset).limit(page.page_size)
         )
