@@ -12,6 +12,7 @@ import structlog
 from fastapi import FastAPI
 
 from api.auth.router import router as auth_router
+from api.console.app import CONSOLE_UPLOAD_PATH, install_console
 from api.errors import install_error_handlers
 from api.feedback.router import router as feedback_router
 from api.health import router as health_router
@@ -63,13 +64,16 @@ def create_app(settings: Settings | None = None, **runtime_overrides: Any) -> Fa
         version="0.1.0",
         description="AI-assisted IT support ticketing backend.",
         lifespan=lifespan,
+        docs_url=None,  # served by the console from local copies (api/console/docs.py)
+        redoc_url=None,
     )
     app.state.settings = settings
+    install_console(app, settings)  # before the body limit, which must wrap its CSRF check
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_request_bytes,
         # the upload route checks its own per-file and per-request limits (api/kb/uploads.py)
-        exempt_paths=(f"{API_PREFIX}/llm/ingest_doc",),
+        exempt_paths=(f"{API_PREFIX}/llm/ingest_doc", CONSOLE_UPLOAD_PATH),
     )
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)

@@ -162,6 +162,11 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def cookie_secure(self) -> bool:
+        """Console cookies are Secure (HTTPS only) outside dev and test, which run on plain http."""
+        return self.inferra_env is Environment.production
+
+    @property
     def embedded_pg_dir(self) -> Path:
         return (self.data_dir / "pg").resolve()
 

@@ -11,7 +11,7 @@ import structlog
 
 from core.errors import InferraError, NotFound
 from core.history import accept_resolution
-from core.models import Feedback, FeedbackReason, Resolution, User, Verdict
+from core.models import Feedback, FeedbackReason, Resolution, Ticket, User, Verdict
 from core.repositories.feedback import FeedbackRepository
 from services.tickets import get_visible
 
@@ -65,3 +65,15 @@ async def summary(*, session: AsyncSession, since: datetime, until: datetime) ->
     if since >= until:
         raise InferraError("since must be before until", code="validation_error", status_code=422)
     return await FeedbackRepository(session).summary(since, until)
+
+
+async def per_day(*, session: AsyncSession, since: datetime, until: datetime) -> list[dict]:
+    """Helpfulness per day (key: the day's start, UTC), for the console's chart."""
+    return await FeedbackRepository(session).by_day(since, until)
+
+
+async def latest_not_helpful(
+    *, session: AsyncSession, limit: int = 20
+) -> list[tuple[Feedback, Ticket]]:
+    """The newest not-helpful verdicts with their tickets (reasons and comments to read)."""
+    return await FeedbackRepository(session).latest_not_helpful(limit)

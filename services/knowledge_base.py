@@ -139,6 +139,16 @@ async def document_with_chunks(
     return document, await repo.chunks_of(document_id)
 
 
+async def document_of_chunk(*, session: AsyncSession, chunk_id: uuid.UUID) -> Document:
+    """The document a cited chunk belongs to (staff follow a resolution's source to it)."""
+    repo = DocumentRepository(session)
+    document_id = await repo.document_id_of_chunk(chunk_id)
+    document = await repo.get(document_id) if document_id is not None else None
+    if document is None:
+        raise NotFound("That knowledge-base section no longer exists")
+    return document
+
+
 async def delete_document(*, session: AsyncSession, document_id: uuid.UUID, actor: User) -> None:
     if not await DocumentRepository(session).delete(document_id):
         raise NotFound("Document not found")

@@ -76,9 +76,45 @@ async def list_visible(
     priority: Priority | None = None,
     assignee_id: uuid.UUID | None = None,
     text: str | None = None,
+    escalated_first: bool = False,
 ) -> Page[Ticket]:
     """Requesters see their own tickets, staff all of them."""
-    filters = TicketFilters(
+    filters = _visible_filters(user, status, category, priority, assignee_id, text)
+    return await TicketRepository(session).list(filters, page, escalated_first=escalated_first)
+
+
+async def count_by_status(
+    *,
+    session: AsyncSession,
+    user: User,
+    category: Category | None = None,
+    priority: Priority | None = None,
+    assignee_id: uuid.UUID | None = None,
+    text: str | None = None,
+) -> dict[TicketStatus, int]:
+    """The visible tickets matching the other filters, counted per status (a queue's tabs)."""
+    filters = _visible_filters(user, None, category, priority, assignee_id, text)
+    counts = await TicketRepository(session).count_by_status(filters)
+    return {status: counts.get(status, 0) for status in TicketStatus}
+
+
+async def resolutions(
+    *, session: AsyncSession, user: User, ticket_id: uuid.UUID
+) -> list[Resolution]:
+    """Every resolution version of a visible ticket, latest first."""
+    ticket = await get_visible(session=session, user=user, ticket_id=ticket_id)
+    return await ResolutionRepository(session).all_for(ticket.id)
+
+
+def _visible_filters(
+    user: User,
+    status: TicketStatus | None,
+    category: Category | None,
+    priority: Priority | None,
+    assignee_id: uuid.UUID | None,
+    text: str | None,
+) -> TicketFilters:
+    return TicketFilters(
         owner_id=None if user.is_staff else user.id,
         status=status,
         category=category,
@@ -86,7 +122,6 @@ async def list_visible(
         assignee_id=assignee_id,
         q=text.strip() if text and text.strip() else None,
     )
-    return await TicketRepository(session).list(filters, page)
 
 
 async def create(

@@ -183,3 +183,12 @@ def assert_error_shape(response: httpx.Response, status: int, code: str | None =
 
 
 __all__ = ["PASSWORD", "Actor", "assert_error_shape", "login"]
+
+
+# --- Browser tests (pytest-playwright): Debian's Chromium, never a downloaded browser -------------
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": ["--no-sandbox"]}

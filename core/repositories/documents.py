@@ -135,6 +135,11 @@ class DocumentRepository:
         )
         return list(rows)
 
+    async def document_id_of_chunk(self, chunk_id: uuid.UUID) -> uuid.UUID | None:
+        return await self.session.scalar(
+            select(DocumentChunk.document_id).where(DocumentChunk.id == chunk_id)
+        )
+
     async def delete(self, document_id: uuid.UUID) -> bool:
         """True if it existed; its chunks go with it (ON DELETE CASCADE)."""
         deleted = await self.session.scalar(

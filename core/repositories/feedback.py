@@ -51,6 +51,23 @@ class FeedbackRepository:
             "reasons": await self._reasons(since, until),
         }
 
+    async def by_day(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        """Helpfulness per UTC day of the window (days without feedback are left out)."""
+        day = func.date_trunc("day", func.timezone("UTC", Feedback.updated_at))
+        helpful = func.count().filter(Feedback.verdict == Verdict.helpful)
+        return await self._grouped(day, since, until, helpful)
+
+    async def latest_not_helpful(self, limit: int) -> list[tuple[Feedback, Ticket]]:
+        stmt = (
+            select(Feedback, Ticket)
+            .join(Resolution, Resolution.id == Feedback.resolution_id)
+            .join(Ticket, Ticket.id == Resolution.ticket_id)
+            .where(Feedback.verdict == Verdict.not_helpful)
+            .order_by(Feedback.updated_at.desc())
+            .limit(limit)
+        )
+        return [(f, t) for f, t in (await self.session.execute(stmt)).all()]
+
     def _window(self, stmt, since: datetime, until: datetime):
         return (
             stmt.join(Resolution, Resolution.id == Feedback.resolution_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Select, func, select, text
@@ -18,6 +18,10 @@ from core.models import (
     TicketStatus,
 )
 from core.pagination import Page, PageRequest
+
+# Literal, as in the index ix_tickets_queue_order (migration 0006): a bound parameter in its
+# place would not match the index expression.
+ESCALATED_LAST = text("tickets.status <> 'escalated'")
 
 
 @dataclass(frozen=True)
@@ -63,15 +67,26 @@ class TicketRepository:
             )
         return stmt
 
-    async def list(self, filters: TicketFilters, page: PageRequest) -> Page[Ticket]:
+    async def list(
+        self, filters: TicketFilters, page: PageRequest, *, escalated_first: bool = False
+    ) -> Page[Ticket]:
         stmt = self._filtered(filters)
         total = await self.session.scalar(select(func.count()).select_from(stmt.subquery()))
+        order = [Ticket.created_at.desc(), Ticket.id.desc()]
+        if escalated_first:  # false sorts before true: escalated tickets come first
+            order.insert(0, ESCALATED_LAST)
         rows = await self.session.scalars(
-            stmt.order_by(Ticket.created_at.desc(), Ticket.id.desc())
-            .offset(page.offset)
-            .limit(page.page_size)
+            stmt.order_by(*order).offset(page.offset).limit(page.page_size)
         )
         return Page(list(rows), total or 0, page.page, page.page_size)
+
+    async def count_by_status(self, filters: TicketFilters) -> dict[TicketStatus, int]:
+        """How many tickets match the filters in each status (the filters' own status aside)."""
+        stmt = self._filtered(replace(filters, status=None)).subquery()
+        rows = await self.session.execute(
+            select(stmt.c.status, func.count()).group_by(stmt.c.status)
+        )
+        return {status: count for status, count in rows.tuples()}
 
 
 class CommentRepository:
@@ -110,6 +125,15 @@ class ResolutionRepository:
             .limit(1)
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def all_for(self, ticket_id: uuid.UUID) -> list[Resolution]:
+        """Every version, latest first."""
+        stmt = (
+            select(Resolution)
+            .where(Resolution.ticket_id == ticket_id)
+            .order_by(Resolution.version.desc())
+        )
+        return list(await self.session.scalars(stmt))
 
     async def for_run(self, run_id: uuid.UUID) -> Resolution | None:
         stmt = select(Resolution).where(Resolution.run_id == run_id)
