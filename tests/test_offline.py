@@ -1,11 +1,14 @@
-"""The offline resolver: the classifier's keyword rules, and how it reads the evidence."""
+"""The offline resolver: the classifier (labelled neighbours and keyword rules), its priority
+signals, the evidence-based handoff, and how it reads the evidence."""
 
 from __future__ import annotations
 
 import pytest
 
 from agent.evidence import collect
+from agent.handoff_policy import offline_handoff_reason
 from agent.offline import classify, resolve
+from core.settings import Settings
 
 
 @pytest.mark.parametrize(
@@ -29,6 +32,76 @@ def test_categories(title: str, description: str, category: str) -> None:
 
 def test_the_requesters_hint_breaks_ties() -> None:
     assert classify("Help", "it does not work", "printing").category.value == "printing"
+
+
+def test_the_nearest_resolved_tickets_outvote_the_keywords() -> None:
+    # "Outlook" is an email keyword; the past tickets most like this one were hardware.
+    near = [("hardware", 0.81), ("hardware", 0.74), ("email", 0.52), ("email", 0.5)]
+    assert classify("Outlook screen", "goes black", None, near).category.value == "hardware"
+
+
+def test_keywords_break_a_split_vote_of_neighbours() -> None:
+    split = [("email", 0.6), ("hardware", 0.6)]
+    assert classify("Outlook", "calendar empty", None, split).category.value == "email"
+
+
+def test_a_request_unlike_any_resolved_ticket_is_other() -> None:
+    far = [("printing", 0.39), ("hardware", 0.35)]
+    assert classify("3D printer", "first layer does not stick", None, far).category.value == "other"
+
+
+@pytest.mark.parametrize(
+    ("title", "description", "category", "priority"),
+    [
+        ("Shared drive down", "the whole department cannot open S:", "access_accounts", "high"),
+        ("Printer", "12 people on the ward cannot print", "printing", "high"),
+        ("Laptop stolen", "stolen from my car", "security", "critical"),
+        ("Phishing", "I got a strange mail", "security", "high"),
+        ("Monitor", "my second screen flickers", "hardware", "low"),
+        ("VPN", "unable to connect", "network_vpn", "medium"),
+    ],
+)
+def test_priority_comes_from_explicit_signals(title, description, category, priority) -> None:
+    near = [(category, 0.8)]
+    assert classify(title, description, None, near).priority.value == priority
+
+
+HANDOFF_SETTINGS = Settings(handoff_min_ticket_similarity=0.42, handoff_min_doc_similarity=0.45)
+
+
+def _state(ticket: float | None, doc: float | None, sources=("T1",)) -> dict:
+    return {
+        "similar_tickets": [{**POISONED, "similarity": ticket}],
+        "doc_chunks": [
+            {
+                "id": "c",
+                "filename": "f.md",
+                "heading_path": None,
+                "page": None,
+                "text": "t",
+                "score": 0.1,
+                "similarity": doc,
+            }
+        ],
+        "draft": {"sources": list(sources)},
+    }
+
+
+@pytest.mark.parametrize(("ticket", "doc"), [(0.6, 0.3), (0.3, 0.5), (None, 0.5)])
+def test_close_evidence_is_answered(ticket, doc) -> None:
+    assert offline_handoff_reason(_state(ticket, doc), HANDOFF_SETTINGS) is None
+
+
+def test_distant_evidence_goes_to_staff_with_a_reason_they_can_act_on() -> None:
+    reason = offline_handoff_reason(_state(0.31, None), HANDOFF_SETTINGS)
+    assert reason is not None
+    assert "closest resolved ticket: 0.31, needs 0.42" in reason
+    assert "closest KB section: none found" in reason
+    assert "route it to the right team" in reason
+
+
+def test_a_draft_that_cites_nothing_goes_to_staff() -> None:
+    assert offline_handoff_reason(_state(0.9, 0.9, sources=()), HANDOFF_SETTINGS) is not None
 
 
 class SameVector:
