@@ -66,7 +66,7 @@ def test_priority_comes_from_explicit_signals(title, description, category, prio
     assert classify(title, description, None, near).priority.value == priority
 
 
-HANDOFF_SETTINGS = Settings(handoff_min_ticket_similarity=0.42, handoff_min_doc_similarity=0.45)
+HANDOFF_SETTINGS = Settings(handoff_min_similarity=0.45)
 
 
 def _state(ticket: float | None, doc: float | None, sources=("T1",)) -> dict:
@@ -87,7 +87,7 @@ def _state(ticket: float | None, doc: float | None, sources=("T1",)) -> dict:
     }
 
 
-@pytest.mark.parametrize(("ticket", "doc"), [(0.6, 0.3), (0.3, 0.5), (None, 0.5)])
+@pytest.mark.parametrize(("ticket", "doc"), [(0.6, 0.3), (0.3, 0.5), (None, 0.45)])
 def test_close_evidence_is_answered(ticket, doc) -> None:
     assert offline_handoff_reason(_state(ticket, doc), HANDOFF_SETTINGS) is None
 
@@ -95,8 +95,8 @@ def test_close_evidence_is_answered(ticket, doc) -> None:
 def test_distant_evidence_goes_to_staff_with_a_reason_they_can_act_on() -> None:
     reason = offline_handoff_reason(_state(0.31, None), HANDOFF_SETTINGS)
     assert reason is not None
-    assert "closest resolved ticket: 0.31, needs 0.42" in reason
-    assert "closest KB section: none found" in reason
+    assert "closest resolved ticket: 0.31, closest KB section: none found" in reason
+    assert "similarity 0.45 needed" in reason
     assert "route it to the right team" in reason
 
 
