@@ -1,12 +1,12 @@
 """The offline resolver: the classifier (labelled neighbours and keyword rules), its priority
-signals, the evidence-based handoff, and how it reads the evidence."""
+signals, the handoff reason, and how it reads the evidence."""
 
 from __future__ import annotations
 
 import pytest
 
 from agent.evidence import collect
-from agent.handoff_policy import offline_handoff_reason
+from agent.handoff_policy import low_confidence_reason
 from agent.offline import classify, resolve
 from core.settings import Settings
 
@@ -66,42 +66,28 @@ def test_priority_comes_from_explicit_signals(title, description, category, prio
     assert classify(title, description, None, near).priority.value == priority
 
 
-HANDOFF_SETTINGS = Settings(handoff_min_similarity=0.45)
+REASON_SETTINGS = Settings(agent_handoff_confidence=0.35, classify_min_similarity=0.42)
 
 
-def _state(ticket: float | None, doc: float | None, sources=("T1",)) -> dict:
+def _state(ticket: float | None, doc: float | None) -> dict:
+    chunk = {"id": "c", "filename": "f.md", "heading_path": None, "page": None, "text": "t"}
     return {
         "similar_tickets": [{**POISONED, "similarity": ticket}],
-        "doc_chunks": [
-            {
-                "id": "c",
-                "filename": "f.md",
-                "heading_path": None,
-                "page": None,
-                "text": "t",
-                "score": 0.1,
-                "similarity": doc,
-            }
-        ],
-        "draft": {"sources": list(sources)},
+        "doc_chunks": [{**chunk, "score": 0.1, "similarity": doc}],
+        "draft": {"sources": ["T1"], "confidence": 0.21},
     }
 
 
-@pytest.mark.parametrize(("ticket", "doc"), [(0.6, 0.3), (0.3, 0.5), (None, 0.45)])
-def test_close_evidence_is_answered(ticket, doc) -> None:
-    assert offline_handoff_reason(_state(ticket, doc), HANDOFF_SETTINGS) is None
-
-
-def test_distant_evidence_goes_to_staff_with_a_reason_they_can_act_on() -> None:
-    reason = offline_handoff_reason(_state(0.31, None), HANDOFF_SETTINGS)
-    assert reason is not None
+def test_a_handoff_for_distant_evidence_says_so_and_what_to_do() -> None:
+    reason = low_confidence_reason(_state(0.31, None), REASON_SETTINGS)
+    assert reason.startswith("The draft's confidence 0.21 is below 0.35")
     assert "closest resolved ticket: 0.31, closest KB section: none found" in reason
-    assert "similarity 0.45 needed" in reason
     assert "route it to the right team" in reason
 
 
-def test_a_draft_that_cites_nothing_goes_to_staff() -> None:
-    assert offline_handoff_reason(_state(0.9, 0.9, sources=()), HANDOFF_SETTINGS) is not None
+def test_a_handoff_with_close_evidence_asks_staff_to_check_the_fit() -> None:
+    reason = low_confidence_reason(_state(0.3, 0.66), REASON_SETTINGS)
+    assert "closest KB section: 0.66" in reason and "check the draft's steps" in reason
 
 
 class SameVector:
