@@ -84,7 +84,7 @@ def check(settings: Settings, floors: Floors, out=sys.stdout) -> list[str]:
         seconds = time.perf_counter() - started
         shown = ", ".join(f"{k} {metrics.get(k)}" for k in quick.floors)
         print(
-            f"eval floor {quick.dataset} (every {quick.stride}th case, {seconds:.0f} s): {shown}",
+            f"eval floor {quick.dataset} (1 case in {quick.stride}, {seconds:.0f} s): {shown}",
             file=out,
         )
         found += [f"{quick.dataset}: {b}" for b in breaches(metrics, quick.floors)]
