@@ -41,6 +41,8 @@ class SimilarTicket(TypedDict):
     category: NotRequired[str | None]
     vector_rank: NotRequired[int | None]
     fulltext_rank: NotRequired[int | None]
+    # Cosine similarity to the query (None: found by full-text only); the offline handoff uses it.
+    similarity: NotRequired[float | None]
 
 
 class DocChunk(TypedDict):
@@ -55,6 +57,7 @@ class DocChunk(TypedDict):
     document_id: NotRequired[str]
     vector_rank: NotRequired[int | None]
     fulltext_rank: NotRequired[int | None]
+    similarity: NotRequired[float | None]
 
 
 class WebResult(TypedDict):

@@ -2,12 +2,14 @@
 
 Candidates come from pgvector kNN and Postgres full-text (core.repositories.search); they are
 fused with weighted reciprocal rank fusion: score = sum_i w_i / (k + rank_i). The weights and the
-mode are settings, tuned on the evals dataset.
+mode are settings, tuned on the evals dataset. Each hit keeps its cosine similarity to the query
+(when the vector search found it): the offline classifier and handoff are calibrated on it.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -27,6 +29,7 @@ class FusedHit:
     score: float
     vector_rank: int | None
     fulltext_rank: int | None
+    similarity: float | None = None
 
 
 def fuse(
@@ -37,6 +40,7 @@ def fuse(
     weight_vector: float,
     weight_fulltext: float,
     top_k: int,
+    similarity: dict[uuid.UUID, float] | None = None,
 ) -> list[FusedHit]:
     vector_rank = {id_: i + 1 for i, id_ in enumerate(vector_ids)}
     text_rank = {id_: i + 1 for i, id_ in enumerate(fulltext_ids)}
@@ -47,7 +51,11 @@ def fuse(
             score += weight_vector / (k + vector_rank[id_])
         if id_ in text_rank:
             score += weight_fulltext / (k + text_rank[id_])
-        scored.append(FusedHit(id_, score, vector_rank.get(id_), text_rank.get(id_)))
+        scored.append(
+            FusedHit(
+                id_, score, vector_rank.get(id_), text_rank.get(id_), (similarity or {}).get(id_)
+            )
+        )
     scored.sort(key=lambda h: (-h.score, str(h.id)))
     return scored[:top_k]
 
@@ -63,6 +71,7 @@ class SimilarTicket:
     score: float
     vector_rank: int | None
     fulltext_rank: int | None
+    similarity: float | None
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,12 @@ class DocChunkHit:
     score: float
     vector_rank: int | None
     fulltext_rank: int | None
+    similarity: float | None
+
+
+# classify and the two retrieve nodes of a run embed the same query text: embed it once.
+_QUERY_VECTORS: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
+QUERY_CACHE_SIZE = 256
 
 
 class Retriever:
@@ -83,20 +98,42 @@ class Retriever:
         self.settings = settings
         self.embedder = embedder
 
+    async def query_vector(self, query: str) -> list[float]:
+        key = (self.embedder.name, query)
+        if key in _QUERY_VECTORS:
+            _QUERY_VECTORS.move_to_end(key)
+            return _QUERY_VECTORS[key]
+        vector = await self.embedder.embed_query(query)
+        _QUERY_VECTORS[key] = vector
+        if len(_QUERY_VECTORS) > QUERY_CACHE_SIZE:
+            _QUERY_VECTORS.popitem(last=False)
+        return vector
+
+    async def labelled_neighbours(
+        self, session: AsyncSession, query: str, *, exclude: uuid.UUID | None = None
+    ) -> list[tuple[str, float]]:
+        """(category, similarity) of the resolved tickets nearest to the query, nearest first."""
+        repo = SearchRepository(session)
+        await repo.tune_hnsw(self.settings.hnsw_ef_search)
+        return await repo.labelled_neighbours(
+            await self.query_vector(query), self.settings.classify_neighbours, exclude
+        )
+
     async def _ranked(
         self, vector_search, text_search, query: str, mode: RetrievalMode, top_k: int | None = None
     ):
         s = self.settings
         n = max(s.retrieval_candidates, s.retrieval_top_k)
-        vector_ids: list[uuid.UUID] = []
+        similarity: dict[uuid.UUID, float] = {}
         text_ids: list[uuid.UUID] = []
         if mode in (RetrievalMode.vector, RetrievalMode.hybrid):
-            vector_ids = await vector_search(await self.embedder.embed_query(query), n)
+            similarity = dict(await vector_search(await self.query_vector(query), n))
         if mode in (RetrievalMode.fulltext, RetrievalMode.hybrid):
             text_ids = await text_search(query, n)
         return fuse(
-            vector_ids,
+            list(similarity),
             text_ids,
+            similarity=similarity,
             k=s.rrf_k,
             weight_vector=s.fusion_weight_vector,
             weight_fulltext=s.fusion_weight_fulltext,
@@ -140,6 +177,7 @@ class Retriever:
                 score=h.score,
                 vector_rank=h.vector_rank,
                 fulltext_rank=h.fulltext_rank,
+                similarity=h.similarity,
             )
             for h in hits
             if h.id in by_id
@@ -185,6 +223,7 @@ class Retriever:
                 score=h.score,
                 vector_rank=h.vector_rank,
                 fulltext_rank=h.fulltext_rank,
+                similarity=h.similarity,
             )
             for h in hits
             if h.id in by_id

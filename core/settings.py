@@ -109,6 +109,11 @@ class Settings(BaseSettings):
     # Agent
     agent_max_draft_attempts: int = Field(default=3, ge=1, le=10)
     agent_handoff_confidence: float = Field(default=0.35, ge=0, le=1)
+    # Offline classifier, calibrated on it_support_v1 with all-MiniLM-L6-v2 cosine similarities
+    # (another embedding model needs other values; README: evals): a vote of the nearest
+    # resolved tickets' categories, `other` when the nearest is below the minimum.
+    classify_neighbours: int = Field(default=5, ge=1, le=50)
+    classify_min_similarity: float = Field(default=0.42, ge=0, le=1)
     worker_enabled: bool = True  # `serve` runs an in-process worker
     worker_concurrency: int = Field(default=2, ge=1, le=32)
     worker_poll_seconds: float = Field(default=1.0, gt=0)  # fallback when NOTIFY is missed

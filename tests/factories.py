@@ -71,6 +71,7 @@ async def vpn_evidence(
         description="VPN disconnects constantly when working from home.",
         resolution="Updated GlobalProtect to 6.2 which fixed the keep-alive bug.",
         steps=["Open Company Portal", "Install GlobalProtect 6.2", "Reconnect"],
+        category=Category.network_vpn,
     )
     [chunk_id] = await kb_document(
         sessionmaker,

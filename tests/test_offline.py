@@ -1,11 +1,14 @@
-"""The offline resolver: the classifier's keyword rules, and how it reads the evidence."""
+"""The offline resolver: the classifier (labelled neighbours and keyword rules), its priority
+signals, the handoff reason, and how it reads the evidence."""
 
 from __future__ import annotations
 
 import pytest
 
 from agent.evidence import collect
+from agent.handoff_policy import low_confidence_reason
 from agent.offline import classify, resolve
+from core.settings import Settings
 
 
 @pytest.mark.parametrize(
@@ -29,6 +32,62 @@ def test_categories(title: str, description: str, category: str) -> None:
 
 def test_the_requesters_hint_breaks_ties() -> None:
     assert classify("Help", "it does not work", "printing").category.value == "printing"
+
+
+def test_the_nearest_resolved_tickets_outvote_the_keywords() -> None:
+    # "Outlook" is an email keyword; the past tickets most like this one were hardware.
+    near = [("hardware", 0.81), ("hardware", 0.74), ("email", 0.52), ("email", 0.5)]
+    assert classify("Outlook screen", "goes black", None, near).category.value == "hardware"
+
+
+def test_keywords_break_a_split_vote_of_neighbours() -> None:
+    split = [("email", 0.6), ("hardware", 0.6)]
+    assert classify("Outlook", "calendar empty", None, split).category.value == "email"
+
+
+def test_a_request_unlike_any_resolved_ticket_is_other() -> None:
+    far = [("printing", 0.39), ("hardware", 0.35)]
+    assert classify("3D printer", "first layer does not stick", None, far).category.value == "other"
+
+
+@pytest.mark.parametrize(
+    ("title", "description", "category", "priority"),
+    [
+        ("Shared drive down", "the whole department cannot open S:", "access_accounts", "high"),
+        ("Printer", "12 people on the ward cannot print", "printing", "high"),
+        ("Laptop stolen", "stolen from my car", "security", "critical"),
+        ("Phishing", "I got a strange mail", "security", "high"),
+        ("Monitor", "my second screen flickers", "hardware", "low"),
+        ("VPN", "unable to connect", "network_vpn", "medium"),
+    ],
+)
+def test_priority_comes_from_explicit_signals(title, description, category, priority) -> None:
+    near = [(category, 0.8)]
+    assert classify(title, description, None, near).priority.value == priority
+
+
+REASON_SETTINGS = Settings(agent_handoff_confidence=0.35, classify_min_similarity=0.42)
+
+
+def _state(ticket: float | None, doc: float | None) -> dict:
+    chunk = {"id": "c", "filename": "f.md", "heading_path": None, "page": None, "text": "t"}
+    return {
+        "similar_tickets": [{**POISONED, "similarity": ticket}],
+        "doc_chunks": [{**chunk, "score": 0.1, "similarity": doc}],
+        "draft": {"sources": ["T1"], "confidence": 0.21},
+    }
+
+
+def test_a_handoff_for_distant_evidence_says_so_and_what_to_do() -> None:
+    reason = low_confidence_reason(_state(0.31, None), REASON_SETTINGS)
+    assert reason.startswith("The draft's confidence 0.21 is below 0.35")
+    assert "closest resolved ticket: 0.31, closest KB section: none found" in reason
+    assert "route it to the right team" in reason
+
+
+def test_a_handoff_with_close_evidence_asks_staff_to_check_the_fit() -> None:
+    reason = low_confidence_reason(_state(0.3, 0.66), REASON_SETTINGS)
+    assert "closest KB section: 0.66" in reason and "check the draft's steps" in reason
 
 
 class SameVector:

@@ -168,3 +168,18 @@ def test_weighted_rrf() -> None:
     vector_only = fuse([a, b], [c, b], k=60, weight_vector=1.0, weight_fulltext=0.0, top_k=3)
     assert [h.id for h in vector_only][:2] == [a, b]
     assert fused[0].vector_rank == 2 and fused[0].fulltext_rank == 2
+
+
+async def test_hits_keep_their_cosine_similarity_and_neighbours_their_category(
+    app, agent_context, history
+) -> None:
+    retriever = Retriever(app.state.settings, agent_context.embedder)
+    query = PARAPHRASED_QUERIES["dock"]
+    async with app.state.runtime.sessionmaker() as session:
+        hits = await retriever.similar_tickets(session, query)
+        neighbours = await retriever.labelled_neighbours(session, query)
+    by_vector = [h.similarity for h in hits if h.vector_rank is not None]
+    assert by_vector and all(0 < s <= 1 for s in by_vector)
+    assert all(h.similarity is None for h in hits if h.vector_rank is None)
+    assert neighbours[0] == ("hardware", pytest.approx(max(by_vector), abs=1e-4))
+    assert [s for _, s in neighbours] == sorted((s for _, s in neighbours), reverse=True)

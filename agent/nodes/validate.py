@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from agent.context import OFFLINE_MODEL, AgentContext, context_of
 from agent.evidence import by_label
+from agent.handoff_policy import low_confidence_reason
 from agent.schemas import DraftResolution
 from agent.state import AgentState
 
@@ -161,10 +162,7 @@ async def validate(state: AgentState, runtime: Runtime[AgentContext]) -> dict[st
     elif errors and state.get("attempts", 0) >= settings.agent_max_draft_attempts:
         reason = f"No valid draft after {state.get('attempts', 0)} attempts."
     elif not errors and state["draft"]["confidence"] < settings.agent_handoff_confidence:
-        reason = (
-            f"Confidence {state['draft']['confidence']:.2f} is below "
-            f"{settings.agent_handoff_confidence:.2f}."
-        )
+        reason = low_confidence_reason(state, settings)
     return {"validation_errors": errors, "handoff_reason": reason}
 
 

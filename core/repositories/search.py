@@ -1,6 +1,7 @@
 """Candidate lists for hybrid retrieval: pgvector kNN (HNSW, cosine) and full-text (GIN).
 
-Each function returns ids ranked best-first; core.retrieval fuses them. Full-text uses
+Each function returns ids ranked best-first (vector searches with their cosine similarity, which
+the agent's handoff and classifier are calibrated on); core.retrieval fuses them. Full-text uses
 websearch_to_tsquery with its ANDs turned into ORs: a user's sentence rarely has every word in
 one document, and ts_rank_cd still ranks documents matching more terms higher.
 """
@@ -34,15 +35,17 @@ class SearchRepository:
             {"ef": str(ef_search)},
         )
 
-    async def doc_chunks_by_vector(self, vector: Sequence[float], limit: int) -> list[uuid.UUID]:
+    async def doc_chunks_by_vector(
+        self, vector: Sequence[float], limit: int
+    ) -> list[tuple[uuid.UUID, float]]:
         rows = await self.session.execute(
             text(
-                "SELECT id FROM document_chunks WHERE embedding IS NOT NULL"
-                " ORDER BY embedding <=> CAST(:v AS vector) LIMIT :n"
+                "SELECT id, 1 - (embedding <=> CAST(:v AS vector)) FROM document_chunks"
+                " WHERE embedding IS NOT NULL ORDER BY embedding <=> CAST(:v AS vector) LIMIT :n"
             ),
             {"v": _vector_literal(vector), "n": limit},
         )
-        return [r[0] for r in rows]
+        return [(r[0], float(r[1])) for r in rows]
 
     async def doc_chunks_by_text(self, query: str, limit: int) -> list[uuid.UUID]:
         rows = await self.session.execute(
@@ -57,13 +60,13 @@ class SearchRepository:
 
     async def resolved_tickets_by_vector(
         self, vector: Sequence[float], limit: int, exclude: uuid.UUID | None = None
-    ) -> list[uuid.UUID]:
+    ) -> list[tuple[uuid.UUID, float]]:
         """Tickets with an accepted resolution, by their own embedding or their public comments'
         (internal comments never steer what a requester is shown)."""
         rows = await self.session.execute(
             text(
                 """
-                SELECT ticket_id FROM (
+                SELECT ticket_id, 1 - min(d) FROM (
                   (SELECT t.id AS ticket_id, t.embedding <=> CAST(:v AS vector) AS d
                      FROM tickets t
                     WHERE t.accepted_resolution_id IS NOT NULL AND t.embedding IS NOT NULL
@@ -80,7 +83,26 @@ class SearchRepository:
             ),
             {"v": _vector_literal(vector), "n": limit, "exclude": exclude},
         )
-        return [r[0] for r in rows]
+        return [(r[0], float(r[1])) for r in rows]
+
+    async def labelled_neighbours(
+        self, vector: Sequence[float], limit: int, exclude: uuid.UUID | None = None
+    ) -> list[tuple[str, float]]:
+        """(category, cosine similarity) of the nearest tickets with an accepted resolution:
+        the labelled evidence of the offline classifier."""
+        rows = await self.session.execute(
+            text(
+                """
+                SELECT t.category, 1 - (t.embedding <=> CAST(:v AS vector))
+                  FROM tickets t
+                 WHERE t.accepted_resolution_id IS NOT NULL AND t.embedding IS NOT NULL
+                   AND t.category IS NOT NULL AND t.id IS DISTINCT FROM :exclude
+                 ORDER BY t.embedding <=> CAST(:v AS vector) LIMIT :n
+                """
+            ),
+            {"v": _vector_literal(vector), "n": limit, "exclude": exclude},
+        )
+        return [(str(r[0]), float(r[1])) for r in rows]
 
     async def resolved_tickets_by_text(
         self, query: str, limit: int, exclude: uuid.UUID | None = None
