@@ -25,24 +25,37 @@ def _shown(similarity: float | None) -> str:
     return "none found" if similarity is None else f"{similarity:.2f}"
 
 
-def low_confidence_reason(state: AgentState, settings: Settings) -> str:
-    confidence = (state.get("draft") or {}).get("confidence", 0.0)
+def _evidence(state: AgentState) -> tuple[str, float | None]:
     ticket = _closest(t.get("similarity") for t in state.get("similar_tickets") or [])
     doc = _closest(d.get("similarity") for d in state.get("doc_chunks") or [])
-    closest = _closest([ticket, doc])
     evidence = f"closest resolved ticket: {_shown(ticket)}, closest KB section: {_shown(doc)}"
-    opening = (
-        f"The draft's confidence {confidence:.2f} is below "
-        f"{settings.agent_handoff_confidence:.2f} ({evidence}; cosine similarity). "
-    )
+    return f"{evidence}; cosine similarity", _closest([ticket, doc])
+
+
+def _advice(closest: float | None, settings: Settings) -> str:
     if closest is None or closest < settings.classify_min_similarity:
-        return opening + (
+        return (
             "Nothing IT support resolved or documented resembles this request: it is probably "
             "outside IT's scope (facilities, HR, travel, lab equipment) or a new kind of problem. "
             "Answer it or route it to the right team; if it is an IT problem, resolving it (or "
             "adding a KB article) lets the agent answer the next one."
         )
-    return opening + (
+    return (
         "The evidence is related but may not fit this case: check the draft's steps against "
         "the ticket before approving, edit them, or reject with a note."
     )
+
+
+def low_confidence_reason(state: AgentState, settings: Settings) -> str:
+    confidence = (state.get("draft") or {}).get("confidence", 0.0)
+    evidence, closest = _evidence(state)
+    return (
+        f"The draft's confidence {confidence:.2f} is below "
+        f"{settings.agent_handoff_confidence:.2f} ({evidence}). {_advice(closest, settings)}"
+    )
+
+
+def no_solution_reason(state: AgentState, settings: Settings) -> str:
+    """The drafter proposed no fix at all: there is nothing to approve, only to write."""
+    evidence, closest = _evidence(state)
+    return f"The draft proposes no fix ({evidence}). {_advice(closest, settings)}"

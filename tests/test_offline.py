@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from agent.evidence import collect
-from agent.handoff_policy import low_confidence_reason
+from agent.handoff_policy import low_confidence_reason, no_solution_reason
 from agent.offline import classify, resolve
 from core.settings import Settings
 
@@ -88,6 +88,12 @@ def test_a_handoff_for_distant_evidence_says_so_and_what_to_do() -> None:
 def test_a_handoff_with_close_evidence_asks_staff_to_check_the_fit() -> None:
     reason = low_confidence_reason(_state(0.3, 0.66), REASON_SETTINGS)
     assert "closest KB section: 0.66" in reason and "check the draft's steps" in reason
+
+
+def test_a_draft_without_a_fix_is_handed_off_saying_what_staff_should_do() -> None:
+    reason = no_solution_reason(_state(None, 0.2), REASON_SETTINGS)
+    assert reason.startswith("The draft proposes no fix (closest resolved ticket: none found")
+    assert "route it to the right team" in reason
 
 
 class SameVector:

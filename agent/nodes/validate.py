@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from agent.context import OFFLINE_MODEL, AgentContext, context_of
 from agent.evidence import by_label
-from agent.handoff_policy import low_confidence_reason
+from agent.handoff_policy import low_confidence_reason, no_solution_reason
 from agent.schemas import DraftResolution
 from agent.state import AgentState
 
@@ -155,7 +155,7 @@ async def validate(state: AgentState, runtime: Runtime[AgentContext]) -> dict[st
     if draft is not None and not draft.get("solutions"):
         # The drafter found nothing to propose (it says why in its summary): drafting again
         # would not find evidence that retrieval did not.
-        reason = f"No fix to propose: {draft.get('summary', '')}".strip()
+        reason = no_solution_reason(state, settings)
     elif errors and state.get("drafted_by") == OFFLINE_MODEL and state.get("draft") is not None:
         # The offline resolver is deterministic: drafting again would give the same answer.
         reason = "The offline resolver's draft failed validation."
