@@ -163,6 +163,8 @@ async def test_staff_approve_an_edited_draft_and_the_requester_sees_it(
     await staff.get_by_role("link", name="auto run").click()
     await expect(staff.get_by_role("heading", name="Handed off to staff")).to_be_visible()
     await check_page_basics(staff)
+    # The agent proposes no fix here: nothing to approve as is, staff write the answer.
+    await expect(staff.get_by_role("button", name="Approve the agent's draft")).to_have_count(0)
     await staff.get_by_label("Summary").fill("Descale the coffee machine: E42 means limescale.")
     await staff.get_by_label("Diagnoses (one per line)").fill("Limescale in the boiler")
     await staff.get_by_label('Solutions ("## title" then one step per line)').fill(

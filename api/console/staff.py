@@ -223,6 +223,8 @@ async def run_page(
         "waiting": run.status is RunStatus.interrupted,
         "handoff": interrupt,
         "draft": _draft_text(interrupt.get("draft")),
+        # A draft with no fix cannot be approved as is (services.runs: 409 no_solution).
+        "approvable": bool((interrupt.get("draft") or {}).get("solutions")),
         "categories": list(Category),
         "priorities": list(Priority),
     }
