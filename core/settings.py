@@ -24,6 +24,12 @@ class Environment(StrEnum):
     production = "production"
 
 
+class EmbeddingPrecision(StrEnum):
+    auto = "auto"
+    fp32 = "fp32"
+    bf16 = "bf16"
+
+
 class RetrievalMode(StrEnum):
     hybrid = "hybrid"
     vector = "vector"
@@ -64,6 +70,10 @@ class Settings(BaseSettings):
     nomic_api_key: SecretStr | None = None
     nomic_model: str = "nomic-embed-text-v1.5"
     langsmith_api_key: SecretStr | None = None
+    # The local embedding model's arithmetic: bf16 autocast is ~2.5x faster with the same
+    # embeddings (cosine to fp32 >= 0.9999) where the CPU has AMX or AVX512-BF16, and slower
+    # than fp32 where it does not; "auto" picks bf16 only on such a CPU (detected at start-up).
+    embedding_precision: EmbeddingPrecision = EmbeddingPrecision.auto
     provider_timeout_seconds: float = Field(default=30.0, gt=0)
     web_search_enabled: bool = True
     web_search_timeout_seconds: float = Field(default=4.0, gt=0)
