@@ -47,6 +47,9 @@ class Settings(BaseSettings):
 
     jwt_secret_key: SecretStr | None = None
     jwt_lifetime_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    # A request's user comes from a per-process cache for up to this long, dropped as soon as
+    # the user changes in the database (core/user_cache.py); 0 reads the user every request.
+    auth_user_cache_seconds: float = Field(default=30.0, ge=0)
 
     # Login throttling: failed logins per client IP and per email, fixed window.
     login_rate_limit_per_ip: int = Field(default=20, ge=1)
@@ -145,6 +148,9 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # `inferra serve` processes sharing the port (uvicorn --workers): one per core serves more
+    # requests; each holds its own pools, job worker and embedding model (~250-400 MB).
+    web_concurrency: int = Field(default=1, ge=1, le=64)
 
     @field_validator(
         "jwt_secret_key",

@@ -60,17 +60,30 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address")] = None,
     port: Annotated[int | None, typer.Option(help="Port")] = None,
     reload: Annotated[bool, typer.Option(help="Auto-reload on code change (dev)")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="API processes on one port (default WEB_CONCURRENCY, 1)"),
+    ] = None,
 ) -> None:
     """Start the API (migrates the database first)."""
+    import os
+
     import uvicorn
 
     settings = get_settings()
+    workers = workers or settings.web_concurrency
+    if workers > 1 and settings.migrate_on_start:
+        # Once, here, rather than in every process at the same time.
+        with database_location(settings) as urls:
+            migrate.upgrade(urls, embedding_dim=embedding_dimension(settings))
+        os.environ["MIGRATE_ON_START"] = "false"  # the worker processes read it
     uvicorn.run(
         "api.main:app_factory",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
         reload=reload,
+        workers=None if reload else workers,
         log_config=None,
         access_log=False,
     )

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from agent.checkpointer import postgres_checkpointer
 from agent.context import build_context
 from agent.graph import build_graph
-from core import migrate
+from core import migrate, user_cache
 from core.db import DatabaseUrls, create_engine, create_sessionmaker, open_database
 from core.embedded_pg import EmbeddedSupervisor, RestartPolicy
 from core.errors import ConfigurationError
@@ -82,6 +82,7 @@ async def open_runtime(
         context = build_context(
             settings, sessionmaker, chat_model=chat_model, embedder=embedder, web_search=web_search
         )
+        _listen_for_user_changes(stack, settings, urls.libpq)
         job_app = create_job_app(urls, settings, max_size=pool_size)
         await stack.enter_async_context(job_app.open_async())
         runtime = Runtime(
@@ -95,6 +96,20 @@ async def open_runtime(
             supervisor=supervisor,
         )
         yield runtime
+
+
+def _listen_for_user_changes(stack: AsyncExitStack, settings: Settings, conninfo: str) -> None:
+    """Authentication's user cache, kept true by the database's change notifications."""
+    user_cache.USERS.ttl_seconds = settings.auth_user_cache_seconds
+    if settings.auth_user_cache_seconds <= 0:
+        return
+    task = asyncio.create_task(user_cache.listen_for_changes(conninfo))
+
+    async def stop() -> None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    stack.push_async_callback(stop)
 
 
 def _supervise(

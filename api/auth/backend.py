@@ -19,6 +19,7 @@ from fastapi_users_db_sqlalchemy import SQLAlchemyUserDatabase
 from api.session import SessionDep
 from core.models import User
 from core.settings import Settings
+from core.user_cache import load_user
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -90,6 +91,11 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
         if updated_password_hash is not None:  # a stronger hash than the stored one
             await self.user_db.update(user, {"hashed_password": updated_password_hash})
         return user
+
+    async def get(self, id: uuid.UUID) -> User:
+        """Every authenticated request asks for its user: from the process's user cache when it
+        can (core/user_cache.py: dropped as soon as the user changes)."""
+        return await load_user(self.user_db.session, id, super().get)
 
     async def on_after_register(self, user: User, request: Request | None = None) -> None:
         log.info("user_registered", user_id=str(user.id))
