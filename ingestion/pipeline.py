@@ -1,7 +1,9 @@
-"""The ingestion pipeline: bytes -> loaders -> chunker -> embeddings -> store, one document at a
-time, each in its own savepoint: a failure leaves nothing half-written and keeps the previous
-version. Same content again (sha256) is a no-op; new content under a known filename replaces it.
-Callers own the transaction (the request session, or the CLI's run_in_session) and commit it.
+"""The ingestion pipeline: bytes -> loaders -> chunker -> embeddings -> store, each document in
+its own savepoint: a failure leaves nothing half-written and keeps the previous version. Several
+files (`ingest_sequence`: the CLI, the benchmark) go through as a pipeline: the next one is
+parsed and chunked while this one is embedded. Same content again (sha256) is a no-op; new
+content under a known filename replaces it. Callers own the transaction (the request session,
+or the CLI's run_in_session) and commit it.
 """
 
 from __future__ import annotations
