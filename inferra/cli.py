@@ -20,7 +20,7 @@ from core.models import Role
 from core.providers.embeddings import embedding_dimension
 from core.settings import Environment, get_settings
 from services.resources import Runtime
-from services.runtime import open_runtime
+from services.runtime import open_runtime, prepare_database
 
 app = typer.Typer(help="Inferra: AI-assisted IT support backend.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
@@ -72,10 +72,8 @@ def serve(
 
     settings = get_settings()
     workers = workers or settings.web_concurrency
-    if workers > 1 and settings.migrate_on_start:
-        # Once, here, rather than in every process at the same time.
-        with database_location(settings) as urls:
-            migrate.upgrade(urls, embedding_dim=embedding_dimension(settings))
+    if workers > 1:
+        prepare_database(settings)  # once, here, rather than in every process at the same time
         os.environ["MIGRATE_ON_START"] = "false"  # the worker processes read it
     uvicorn.run(
         "api.main:app_factory",

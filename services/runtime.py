@@ -98,6 +98,21 @@ async def open_runtime(
         yield runtime
 
 
+def prepare_database(settings: Settings) -> None:
+    """Migrations (if MIGRATE_ON_START) and the checkpointer's own tables, once, before several
+    processes open the runtime at the same time (`inferra serve --workers N`): two LangGraph
+    setups on a fresh database collide."""
+    with open_database(settings) as database:
+        if settings.migrate_on_start:
+            migrate.upgrade(database.urls, embedding_dim=embedding_dimension(settings))
+
+        async def checkpointer_tables() -> None:
+            async with postgres_checkpointer(database.urls.libpq, max_size=1):
+                pass
+
+        asyncio.run(checkpointer_tables())
+
+
 def _listen_for_user_changes(stack: AsyncExitStack, settings: Settings, conninfo: str) -> None:
     """Authentication's user cache, kept true by the database's change notifications."""
     user_cache.USERS.ttl_seconds = settings.auth_user_cache_seconds
