@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 import procrastinate
 import structlog
@@ -118,7 +119,12 @@ def _listen_for_user_changes(stack: AsyncExitStack, settings: Settings, conninfo
     user_cache.USERS.ttl_seconds = settings.auth_user_cache_seconds
     if settings.auth_user_cache_seconds <= 0:
         return
-    task = asyncio.create_task(user_cache.listen_for_changes(conninfo))
+    _in_background(stack, user_cache.listen_for_changes(conninfo))
+
+
+def _in_background(stack: AsyncExitStack, work: Coroutine[Any, Any, Any]) -> None:
+    """A task for the runtime's lifetime, cancelled when it closes."""
+    task = asyncio.create_task(work)
 
     async def stop() -> None:
         task.cancel()
@@ -145,13 +151,7 @@ def _supervise(
         # process supervisor probing it sees the truth either way.
         asyncio.get_running_loop().call_later(settings.embedded_pg_exit_delay_seconds, os._exit, 1)
 
-    task = asyncio.create_task(supervisor.watch(exit_soon))
-
-    async def stop() -> None:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-    stack.push_async_callback(stop)
+    _in_background(stack, supervisor.watch(exit_soon))
     return supervisor
 
 
