@@ -8,7 +8,6 @@ that evidence is to the ticket (cosine similarity of the embeddings).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
 
 from agent.evidence import MAX_STEPS, Evidence
 from agent.schemas import Classification, DraftResolution, Solution
@@ -256,33 +255,18 @@ def _confidence(similarity: float) -> float:
     return round(min(0.95, max(0.05, (similarity - 0.25) * 1.6)), 2)
 
 
-async def _similarities(
-    ticket_text: str,
-    candidates: list[Evidence],
-    embedder: Embedder,
-    stored: Mapping[str, Sequence[float]],
-) -> list[float]:
-    """Cosine of the ticket to each candidate (unit vectors: a dot product)."""
-    if not candidates:
-        return []
-    missing = [e for e in candidates if e["id"] not in stored]
-    # Titles carry meaning (a KB heading path, a past ticket's title): compare with them.
-    texts = [f"{e['title']}\n{e['text']}" for e in missing]
-    query, *fresh = await embedder.embed_documents([ticket_text, *texts])
-    vectors = {**stored, **{e["id"]: v for e, v in zip(missing, fresh, strict=True)}}
-    return [sum(a * b for a, b in zip(query, vectors[e["id"]], strict=True)) for e in candidates]
-
-
 async def resolve(
-    ticket_text: str,
-    evidence: list[Evidence],
-    embedder: Embedder,
-    stored: Mapping[str, Sequence[float]] | None = None,
+    ticket_text: str, evidence: list[Evidence], embedder: Embedder
 ) -> DraftResolution:
-    """`stored`: evidence embeddings already in the database, by evidence id (a chunk's
-    heading path + text, a resolved ticket's problem + resolution): not embedded again."""
     candidates = [e for e in evidence if e["type"] in ("ticket", "doc")]
-    sims = await _similarities(ticket_text, candidates, embedder, stored or {})
+    if candidates:
+        # Titles carry meaning (a KB heading path, a past ticket's title): compare with them.
+        texts = [f"{e['title']}\n{e['text']}" for e in candidates]
+        vectors = await embedder.embed_documents([ticket_text, *texts])
+        query, rest = vectors[0], vectors[1:]
+        sims = [sum(a * b for a, b in zip(query, v, strict=True)) for v in rest]
+    else:
+        sims = []
     relevant = sorted(
         ((s, e) for s, e in zip(sims, candidates, strict=True) if s >= MIN_SIMILARITY),
         key=lambda pair: -pair[0],

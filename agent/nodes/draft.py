@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import structlog
@@ -12,13 +11,11 @@ from pydantic import ValidationError
 
 from agent import offline, prompts
 from agent.context import OFFLINE_MODEL, AgentContext, context_of
-from agent.evidence import Evidence, collect
+from agent.evidence import collect
 from agent.schemas import DraftResolution
 from agent.state import AgentState
-from core.repositories.search import SearchRepository
 
 log = structlog.get_logger(__name__)
-KINDS = ("doc", "ticket")  # the evidence with an embedding in the database
 
 
 async def draft(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
@@ -51,17 +48,5 @@ async def draft(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, 
                 return {**base, "draft_error": "The answer contained no structured resolution."}
             return {**base, "draft": result.model_dump(), "drafted_by": ctx.model_name}
     text = f"{ticket['title']}\n{ticket['description']}\n{state.get('staff_hint') or ''}"
-    stored = await _stored_embeddings(ctx, evidence)
-    result = await offline.resolve(text.strip(), evidence, ctx.embedder, stored)
+    result = await offline.resolve(text.strip(), evidence, ctx.embedder)
     return {**base, "draft": result.model_dump(), "drafted_by": OFFLINE_MODEL}
-
-
-async def _stored_embeddings(ctx: AgentContext, evidence: list[Evidence]) -> dict[str, list[float]]:
-    """The evidence's embeddings as stored with the chunks and resolved tickets: the offline
-    resolver then embeds only the ticket (one text instead of up to eleven)."""
-    ids = {kind: [uuid.UUID(e["id"]) for e in evidence if e["type"] == kind] for kind in KINDS}
-    if not any(ids.values()):
-        return {}
-    async with ctx.sessionmaker() as session:
-        found = await SearchRepository(session).stored_embeddings(ids["doc"], ids["ticket"])
-    return {str(key): vector for key, vector in found.items()}

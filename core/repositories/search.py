@@ -10,10 +10,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select, text, union_all
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from core.models import DocumentChunk, Ticket
 
 OR_QUERY = "CAST(replace(CAST(websearch_to_tsquery('english', :q) AS text), '&', '|') AS tsquery)"
 
@@ -107,17 +105,3 @@ class SearchRepository:
             {"q": query, "n": limit, "exclude": exclude},
         )
         return [r[0] for r in rows]
-
-    async def stored_embeddings(
-        self, chunk_ids: Sequence[uuid.UUID], ticket_ids: Sequence[uuid.UUID]
-    ) -> dict[uuid.UUID, list[float]]:
-        """The embeddings already stored for these chunks and resolved tickets, by id, in one
-        query (ids of both kinds are uuid4: they cannot collide)."""
-        chunks = select(DocumentChunk.id, DocumentChunk.embedding).where(
-            DocumentChunk.id.in_(chunk_ids), DocumentChunk.embedding.is_not(None)
-        )
-        tickets = select(Ticket.id, Ticket.embedding).where(
-            Ticket.id.in_(ticket_ids), Ticket.embedding.is_not(None)
-        )
-        rows = await self.session.execute(union_all(chunks, tickets))
-        return {row[0]: [float(x) for x in row[1]] for row in rows}
