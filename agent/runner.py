@@ -7,12 +7,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Command
+from langgraph.types import Command, Durability
 
 from agent.context import AgentContext
 from agent.schemas import HumanDecision
 from agent.state import TicketInput
 from core.models import RunStatus, Ticket
+
+# When a step's checkpoint is written: "sync" before the next step starts, "async" while it
+# runs, "exit" only at the end. Measured (benchmarks/README.md, graph_overhead --durability) and
+# checked against tests/test_crash_recovery.py, which needs a crashed run to go on from its
+# last step.
+DURABILITY: Durability = "sync"
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,8 @@ async def execute(
     context: AgentContext,
     run_id: uuid.UUID,
     start: dict[str, Any],
+    *,
+    durability: Durability = DURABILITY,
 ) -> RunOutcome:
     """Run to the end or to an interrupt, from `start` (a ticket's input, or a fork's state).
     A run that already has checkpoints (its worker died) goes on from the last one."""
@@ -58,7 +66,7 @@ async def execute(
     if snapshot.interrupts or (snapshot.created_at is not None and not snapshot.next):
         return await outcome(graph, run_id)  # waiting for staff, or already finished
     graph_input = None if snapshot.created_at is not None else start
-    await graph.ainvoke(graph_input, config, context=context, durability="sync")
+    await graph.ainvoke(graph_input, config, context=context, durability=durability)
     return await outcome(graph, run_id)
 
 
@@ -69,7 +77,7 @@ async def resume(
         Command(resume=decision.model_dump(mode="json")),
         thread_config(run_id),
         context=context,
-        durability="sync",
+        durability=DURABILITY,
     )
     return await outcome(graph, run_id)
 

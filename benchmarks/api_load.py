@@ -30,6 +30,7 @@ its embedded Postgres.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import resource
@@ -44,7 +45,7 @@ from pathlib import Path
 import httpx
 
 from benchmarks.figures import machine
-from benchmarks.serve import REPO, Server, cpu_seconds, inferra_serve
+from benchmarks.serve import REPO, Server, cpu_seconds, inferra_serve, inferra_worker
 
 LOCUST = Path(sys.executable).parent / "locust"
 LOCUSTFILE = REPO / "benchmarks" / "api_load_locustfile.py"
@@ -210,6 +211,10 @@ def report(phases: list[Phase], runs: tuple[int, int, int], args: argparse.Names
         f"\ntickets endpoints together: {tickets.rps:.1f} req/s; bare endpoint "
         f"{bare.rps:.1f} req/s; ratio tickets/bare = {tickets.rps / bare.rps:.2f}"
     )
+    # Each endpoint had a third of the users: its rate as if it had them all, over the bare rate.
+    share = len(tickets.stats)
+    for s in tickets.stats:
+        print(f"  {s.name:<26} x{share} / bare = {s.rps * share / bare.rps:.3f}")
     for phase in phases:
         cores = ", ".join(f"{part} {used:.2f}" for part, used in phase.cores.items())
         warning = " (locust warned: its CPU above 90%)" if phase.cpu_warning else ""
@@ -223,7 +228,7 @@ def report(phases: list[Phase], runs: tuple[int, int, int], args: argparse.Names
             f"new Postgres connections {phase.connections} ({phase.connections / phase.wall:.1f}/s)"
         )
     filed, still_open, warm = runs
-    done = filed - still_open - (warm if args.worker else 0)
+    done = filed - still_open - (warm if args.worker or args.separate_worker else 0)
     print(
         f"agent runs: {filed - warm} tickets filed under load; the worker finished {done} "
         f"of their runs by the end of the load, {still_open} still queued"
@@ -235,13 +240,21 @@ def main(args: argparse.Namespace) -> None:
         sys.exit(f"{LOCUST} not found: install the bench extra (.venv/bin/pip install -e .[bench])")
     work_dir = Path(tempfile.mkdtemp(prefix="inferra-bench-api-"))
     print(f"machine: {machine()}")
-    env = {} if args.worker else {"WORKER_ENABLED": "false"}
-    print(f"in-process run worker: {'on' if args.worker else 'off (--no-worker)'}")
-    with inferra_serve(work_dir / "data", **env) as server:
+    separate = args.separate_worker
+    env = {} if args.worker and not separate else {"WORKER_ENABLED": "false"}
+    shown = "own process (inferra worker)" if separate else "in-process" if args.worker else "off"
+    print(f"run worker: {shown}")
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(inferra_serve(work_dir / "data", **env))
         ready = server.wait_ready()
+        if separate:
+            worker = stack.enter_context(inferra_worker(work_dir / "data"))
+            server.extra_parts["worker"] = worker.pid
         tokens = login_accounts(server.base_url, args.accounts)
         (work_dir / "tokens.json").write_text(json.dumps(tokens))
-        warm = warm_up(server.base_url, tokens, args.warmup_timeout, wait_runs=args.worker)
+        warm = warm_up(
+            server.base_url, tokens, args.warmup_timeout, wait_runs=args.worker or separate
+        )
         idle = server.wait_idle()  # the embedding model loads in the background at startup
         print(
             f"server ready in {ready:.1f} s; {len(tokens)} accounts; warm-up {warm:.1f} s, "
@@ -252,7 +265,7 @@ def main(args: argparse.Namespace) -> None:
             run_phase(server, "tickets", "TicketsUser", args.duration, args.users, work_dir),
         ]
         filed, still_open = ticket_counts(server.base_url, tokens)
-        stopped = server.stop()
+    stopped = server.stop()  # stopped already, worker first: did its Postgres stop too?
     shutil.rmtree(work_dir / "data" / "pg", ignore_errors=True)  # keep the logs only
     report(phases, (filed, still_open, len(tokens)), args)
     print(
@@ -269,6 +282,11 @@ if __name__ == "__main__":
     parser.add_argument("--users", type=int, default=16, help="concurrent locust users")
     parser.add_argument("--accounts", type=int, default=4, help="registered users (tokens)")
     parser.add_argument("--warmup-timeout", type=float, default=180.0)
+    parser.add_argument(
+        "--separate-worker",
+        action="store_true",
+        help="serve without its in-process worker, and run `inferra worker` in its own process",
+    )
     parser.add_argument(
         "--worker",
         action=argparse.BooleanOptionalAction,

@@ -1,7 +1,7 @@
 """Locust users for benchmarks.api_load, which runs locust with this file (not a benchmark itself).
 
-HealthUser hits the bare endpoint; TicketsUser files and lists tickets with a bearer token taken
-round-robin from --tokens-file (a JSON list written by api_load). No wait between requests:
+HealthUser hits the bare endpoint; TicketsUser files, lists and reads tickets with a bearer token
+taken round-robin from --tokens-file (a JSON list written by api_load). No wait between requests:
 each user is a closed loop, so the server's throughput is what limits the rate.
 """
 
@@ -52,15 +52,28 @@ class TicketsUser(FastHttpUser):
         assert _tokens is not None, "TicketsUser needs --tokens-file"
         self.headers = {"Authorization": f"Bearer {next(_tokens)}"}
         self.problems = itertools.cycle(PROBLEMS)
+        self.last_ticket: str | None = None
 
     @task
     def file_ticket(self) -> None:
         title, description = next(self.problems)
-        self.client.post(
+        response = self.client.post(
             "/api/v1/tickets",
             json={"title": title, "description": description},
             headers=self.headers,
             name="POST /api/v1/tickets",
+        )
+        if response.status_code == 201:
+            self.last_ticket = response.json()["ticket"]["id"]
+
+    @task
+    def read_ticket(self) -> None:
+        if self.last_ticket is None:
+            return
+        self.client.get(
+            f"/api/v1/tickets/{self.last_ticket}",
+            headers=self.headers,
+            name="GET /api/v1/tickets/{id}",
         )
 
     @task

@@ -17,7 +17,7 @@ started the run; both stamps from Postgres). "A ran meanwhile" counts A's runs t
 between B's first ticket and B's last run start.
 
 Modes: "fair" is the code as it is (services.jobs.defer_run gives a run priority = minus the
-runs its requester already has queued); "fifo" patches RunRepository.queued_count_for to 0, so
+runs its requester already has queued); "fifo" patches services.jobs.run_priority to 0, so
 every run gets priority 0 and the queue is plain first in, first out.
 
 Providers: offline (no key; web search disabled with web_search_enabled=False). The chat
@@ -48,9 +48,8 @@ from benchmarks.figures import machine, pct
 from benchmarks.offline import offline_settings
 from core.logging import configure_logging
 from core.models import AgentRun, Role, RunStatus, User
-from core.repositories.runs import RunRepository
 from inferra.demo import HISTORY, OPEN_TICKETS, seed
-from services import tickets, users
+from services import jobs, tickets, users
 from services.runtime import Runtime, open_runtime
 from services.worker import drain, run_worker
 from tests.fakes import ScriptedChatModel, classification, resolution
@@ -108,7 +107,7 @@ async def file(runtime: Runtime, owner: User, count: int, offset: int = 0) -> li
 
 
 async def queued(runtime: Runtime, owner: User) -> int:
-    """Runs of owner not yet taken (a query of its own: fifo mode patches the repository's)."""
+    """Runs of owner not yet taken."""
     async with runtime.sessionmaker() as session:
         count = await session.scalar(
             select(func.count()).where(
@@ -277,8 +276,8 @@ async def main(args: argparse.Namespace) -> None:
     for mode in args.modes.split(","):
         started = time.perf_counter()
         if mode == "fifo":
-            with mock.patch.object(RunRepository, "queued_count_for", autospec=True) as count:
-                count.return_value = 0  # every run gets priority 0: first in, first out
+            # every run gets priority 0: first in, first out
+            with mock.patch.object(jobs, "run_priority", return_value=0):
                 outcomes.append(await scenario(mode, args))
         elif mode == "fair":
             outcomes.append(await scenario(mode, args))

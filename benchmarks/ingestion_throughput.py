@@ -1,14 +1,17 @@
 """Knowledge-base ingestion throughput per format, embeddings included, on a generated corpus.
 
     .venv/bin/python -m benchmarks.ingestion_throughput [--pages 200] [--files 10]
+        [--formats pdf,docx,md,html] [--precision auto|fp32|bf16|fp32,bf16]
         [--corpus DIR] [--unstructured-python /tmp/unst/bin/python [--unstructured-cwd DIR]]
 
 Generates an IT manual of --pages pages (each: a chapter heading and two sections, ~310 words)
 as PDF (fpdf2), and the same outline as DOCX, Markdown and HTML, split over --files files per
 format. Each format is ingested into its own fresh embedded database (temp dir, opened by
-services.runtime.open_runtime) through ingestion.pipeline.ingest_bytes, one committed
-transaction per file as the API does; the local embedding model is loaded before the clock
-starts. DOCX/Markdown/HTML have no pages: their "pages" are the PDF pages of the same text. With
+services.runtime.open_runtime) through ingestion.pipeline.ingest_sequence (the next file parsed
+while this one is embedded), one committed transaction per file as the API does; the local
+embedding model is loaded before the clock starts. Then the model alone embeds the same stored
+chunk texts in the same batches: the embedding-only ceiling, in the same run.
+DOCX/Markdown/HTML have no pages: their "pages" are the PDF pages of the same text. With
 --unstructured-python, the same files are then partitioned by unstructured's default
 `partition()` in that interpreter (its own venv).
 """
@@ -26,10 +29,12 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from sqlalchemy import text
+
 from benchmarks.offline import offline_settings
 from core.logging import configure_logging
 from ingestion.loaders import load
-from ingestion.pipeline import ingest_bytes
+from ingestion.pipeline import IngestResult, SourceFile, ingest_sequence
 from services.runtime import open_runtime
 from tests import documents as docs
 
@@ -92,29 +97,55 @@ def write_corpus(root: Path, pages: int, files: int) -> dict[str, list[Path]]:
     return corpus
 
 
-async def ingest_format(paths: list[Path], pdf_pages: int) -> dict:
-    settings = offline_settings(prefix="inferra-ingest-bench-")
+async def ingest_format(paths: list[Path], pdf_pages: int, precision: str) -> dict:
+    settings = offline_settings(prefix="inferra-ingest-bench-", embedding_precision=precision)
     async with open_runtime(settings, migrate_database=True) as runtime:
         embedder = runtime.embedder
         await embedder.warm_up()
         await embedder.embed_documents(["warm the first batch up"])
         stages: dict[str, float] = defaultdict(float)
         chunks = 0
+        files = [SourceFile(p.name, _reader(p)) for p in paths]
         started = time.perf_counter()
-        for path in paths:
-            async with runtime.sessionmaker.begin() as session:
-                result = await ingest_bytes(
-                    session=session,
-                    embedder=embedder,
-                    settings=settings,
-                    filename=path.name,
-                    data=path.read_bytes(),
-                )
+        async for file, result in ingest_sequence(
+            files, transaction=runtime.sessionmaker.begin, embedder=embedder, settings=settings
+        ):
+            if not isinstance(result, IngestResult):
+                raise RuntimeError(f"{file.name}: {result}")
             chunks += result.chunks
             for stage, seconds in result.stage_seconds.items():
                 stages[stage] += seconds
         seconds = time.perf_counter() - started
-    return {"pages": pdf_pages, "chunks": chunks, "seconds": seconds, "stages": dict(stages)}
+        ceiling = await embedding_ceiling(runtime, embedder)
+    return {
+        "pages": pdf_pages,
+        "chunks": chunks,
+        "seconds": seconds,
+        "stages": dict(stages),
+        "precision": getattr(embedder, "precision", "?"),
+        "ceiling_s": ceiling,
+    }
+
+
+async def embedding_ceiling(runtime, embedder) -> float:
+    """Seconds the model alone takes to embed the stored chunks' texts, in the pipeline's
+    batches: the most any ingestion could reach on this machine at this moment."""
+    from ingestion.chunker import Chunk
+    from ingestion.pipeline import embed_chunks
+
+    async with runtime.sessionmaker() as session:
+        rows = (await session.execute(text("SELECT text, heading_path FROM document_chunks"))).all()
+    chunks = [Chunk(row.text, row.heading_path, None) for row in rows]
+    started = time.perf_counter()
+    await embed_chunks(embedder, chunks, "ceiling", runtime.settings)
+    return time.perf_counter() - started
+
+
+def _reader(path: Path):
+    async def read() -> bytes:
+        return await asyncio.to_thread(path.read_bytes)
+
+    return read
 
 
 def parse_only(paths: list[Path]) -> float:
@@ -184,10 +215,14 @@ def print_unstructured(fmt: str, pages: int, result: dict) -> None:
 def print_inferra(fmt: str, files: int, run: dict, parse_s: float) -> None:
     pages, chunks, seconds = run["pages"], run["chunks"], run["seconds"]
     shares = "  ".join(f"{k} {v:5.1f}s" for k, v in run["stages"].items())
+    ceiling = run["ceiling_s"]
     print(
-        f"{fmt:<5} files={files:<3} pages={pages:<4} chunks={chunks:<5} {seconds:6.1f} s  "
-        f"{pages / seconds:6.1f} pages/s  {chunks / seconds:6.1f} chunks/s   "
-        f"[{shares}]  parse-only {parse_s:.2f} s"
+        f"{fmt:<5} {run['precision']:<4} files={files:<3} pages={pages:<4} chunks={chunks:<5} "
+        f"{seconds:6.1f} s  {pages / seconds:6.1f} pages/s  {chunks / seconds:6.1f} chunks/s   "
+        f"[{shares}]  parse-only {parse_s:.2f} s\n"
+        f"{'':<10} embedding only (same chunks, same batches): {ceiling:6.1f} s  "
+        f"{pages / ceiling:6.1f} pages/s  {chunks / ceiling:6.1f} chunks/s  "
+        f"(end to end = {ceiling / seconds:.0%} of it)"
     )
 
 
@@ -202,9 +237,11 @@ async def main(args: argparse.Namespace) -> None:
     # Figures are per wall-clock second: a busy machine (other processes) lowers them.
     print(f"cores={os.cpu_count()} load average at start={os.getloadavg()[0]:.1f}")
     print("\ninferra (pypdf / python-docx / bs4 / own Markdown walk), embeddings included:")
-    for fmt, paths in corpus.items():
-        run = await ingest_format(paths, pdf_pages)
-        print_inferra(fmt, len(paths), run, parse_only(paths))
+    for fmt in args.formats.split(","):
+        paths = corpus[fmt]
+        for precision in args.precision.split(","):
+            run = await ingest_format(paths, pdf_pages, precision)
+            print_inferra(fmt, len(paths), run, parse_only(paths))
     print(f"load average after ingestion={os.getloadavg()[0]:.1f}")
     if not args.unstructured_python:
         return
@@ -220,6 +257,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--pages", type=int, default=200)
     parser.add_argument("--files", type=int, default=10)
+    parser.add_argument("--formats", default="pdf,docx,md,html", help="comma-separated")
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        help="EMBEDDING_PRECISION values to run one after the other, e.g. fp32,bf16",
+    )
     parser.add_argument("--corpus", help="folder for the generated files (default: a temp dir)")
     parser.add_argument("--unstructured-python", help="python of a venv with unstructured")
     parser.add_argument("--unstructured-timeout", type=float, default=900)

@@ -58,6 +58,7 @@ class Server:
     spawned_at: float  # perf_counter() just before Popen
     log_path: Path
     exit_seconds: float | None = field(default=None)  # SIGINT until Postgres has stopped
+    extra_parts: dict[str, int] = field(default_factory=dict)  # e.g. a worker process: pid
 
     @property
     def base_url(self) -> str:
@@ -85,6 +86,7 @@ class Server:
     def pids(self) -> dict[str, list[int]]:
         """The server's process tree, and the embedded Postgres (a daemon, not its child)."""
         groups = {"server": _tree(self.process.pid), "postgres": []}
+        groups |= {part: _tree(pid) for part, pid in self.extra_parts.items()}
         try:
             postmaster = int(self.postmaster_pid_file.read_text().split()[0])
             groups["postgres"] = _tree(postmaster)
@@ -173,3 +175,27 @@ def inferra_serve(data_dir: Path, **env: str) -> Iterator[Server]:
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def inferra_worker(data_dir: Path, **env: str) -> Iterator[subprocess.Popen]:
+    """Run `inferra worker` on the database of a server started on data_dir; SIGINT on exit."""
+    with (data_dir / "worker.log").open("ab") as log:
+        process = subprocess.Popen(
+            [*INFERRA, "worker"],
+            cwd=REPO,
+            env=server_env(data_dir, **env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

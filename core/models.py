@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from fastapi_users_db_sqlalchemy import SQLAlchemyBaseUserTableUUID
 from pgvector.sqlalchemy import Vector
@@ -124,6 +124,9 @@ def _now_column() -> Mapped[datetime]:
 
 class Ticket(Base):
     __tablename__ = "tickets"
+    # Server-made columns (timestamps, search_tsv) come back with the INSERT/UPDATE itself
+    # (RETURNING), not with a second SELECT when read.
+    __mapper_args__: ClassVar[dict[str, Any]] = {"eager_defaults": True}
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)

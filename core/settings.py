@@ -24,6 +24,12 @@ class Environment(StrEnum):
     production = "production"
 
 
+class EmbeddingPrecision(StrEnum):
+    auto = "auto"
+    fp32 = "fp32"
+    bf16 = "bf16"
+
+
 class RetrievalMode(StrEnum):
     hybrid = "hybrid"
     vector = "vector"
@@ -41,6 +47,9 @@ class Settings(BaseSettings):
 
     jwt_secret_key: SecretStr | None = None
     jwt_lifetime_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    # A request's user comes from a per-process cache for up to this long, dropped as soon as
+    # the user changes in the database (core/user_cache.py); 0 reads the user every request.
+    auth_user_cache_seconds: float = Field(default=30.0, ge=0)
 
     # Login throttling: failed logins per client IP and per email, fixed window.
     login_rate_limit_per_ip: int = Field(default=20, ge=1)
@@ -64,6 +73,10 @@ class Settings(BaseSettings):
     nomic_api_key: SecretStr | None = None
     nomic_model: str = "nomic-embed-text-v1.5"
     langsmith_api_key: SecretStr | None = None
+    # The local embedding model's arithmetic: bf16 autocast is ~2.5x faster with the same
+    # embeddings (cosine to fp32 >= 0.9999) where the CPU has AMX or AVX512-BF16, and slower
+    # than fp32 where it does not; "auto" picks bf16 only on such a CPU (detected at start-up).
+    embedding_precision: EmbeddingPrecision = EmbeddingPrecision.auto
     provider_timeout_seconds: float = Field(default=30.0, gt=0)
     web_search_enabled: bool = True
     web_search_timeout_seconds: float = Field(default=4.0, gt=0)
@@ -140,6 +153,9 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # `inferra serve` processes sharing the port (uvicorn --workers): one per core serves more
+    # requests; each holds its own pools, job worker and embedding model (~250-400 MB).
+    web_concurrency: int = Field(default=1, ge=1, le=64)
 
     @field_validator(
         "jwt_secret_key",

@@ -20,7 +20,7 @@ from core.models import Role
 from core.providers.embeddings import embedding_dimension
 from core.settings import Environment, get_settings
 from services.resources import Runtime
-from services.runtime import open_runtime
+from services.runtime import open_runtime, prepare_database
 
 app = typer.Typer(help="Inferra: AI-assisted IT support backend.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
@@ -69,17 +69,28 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address")] = None,
     port: Annotated[int | None, typer.Option(help="Port")] = None,
     reload: Annotated[bool, typer.Option(help="Auto-reload on code change (dev)")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="API processes on one port (default WEB_CONCURRENCY, 1)"),
+    ] = None,
 ) -> None:
     """Start the API (migrates the database first)."""
+    import os
+
     import uvicorn
 
     settings = get_settings()
+    workers = workers or settings.web_concurrency
+    if workers > 1:
+        prepare_database(settings)  # once, here, rather than in every process at the same time
+        os.environ["MIGRATE_ON_START"] = "false"  # the worker processes read it
     uvicorn.run(
         "api.main:app_factory",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
         reload=reload,
+        workers=None if reload else workers,
         log_config=None,
         access_log=False,
     )

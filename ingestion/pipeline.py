@@ -1,16 +1,20 @@
-"""The ingestion pipeline: bytes -> loaders -> chunker -> embeddings -> store, one document at a
-time, each in its own savepoint: a failure leaves nothing half-written and keeps the previous
-version. Same content again (sha256) is a no-op; new content under a known filename replaces it.
-Callers own the transaction (the request session, or the CLI's run_in_session) and commit it.
+"""The ingestion pipeline: bytes -> loaders -> chunker -> embeddings -> store, each document in
+its own savepoint: a failure leaves nothing half-written and keeps the previous version. Several
+files (`ingest_sequence`: the CLI, the benchmark) go through as a pipeline: the next one is
+parsed and chunked while this one is embedded. Same content again (sha256) is a no-op; new
+content under a known filename replaces it. Callers own the transaction (the request session,
+or the CLI's run_in_session) and commit it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import time
 import uuid
-from collections.abc import Awaitable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -72,9 +76,41 @@ async def ingest_bytes(
     sha256, duplicate = await precheck(session, settings, filename, data, started)
     if duplicate is not None:
         return duplicate
-
     stages = Stopwatch()
-    parsed, rows = await parse_chunk_embed(stages, embedder, settings, filename, data)
+    parsed, chunks = await parse_and_chunk(stages, settings, filename, data)
+    return await _embed_and_store(
+        session,
+        embedder,
+        settings,
+        Prepared(filename, data, parsed, chunks, stages, started),
+        sha256=sha256,
+        uploaded_by=uploaded_by,
+    )
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A document parsed and chunked, waiting for its embeddings."""
+
+    filename: str
+    data: bytes
+    parsed: ParsedDocument
+    chunks: list[Chunk]
+    stages: Stopwatch
+    started: float
+
+
+async def _embed_and_store(
+    session: AsyncSession,
+    embedder: Embedder,
+    settings: Settings,
+    prepared: Prepared,
+    *,
+    sha256: str,
+    uploaded_by: uuid.UUID | None,
+) -> IngestResult:
+    filename, parsed, stages = prepared.filename, prepared.parsed, prepared.stages
+    rows = await _embed_rows(stages, embedder, settings, filename, prepared.chunks)
     document = Document(
         filename=filename,
         mime=parsed.mime,
@@ -91,14 +127,14 @@ async def ingest_bytes(
         repo = DocumentRepository(session)
         if (existing := await repo.by_sha256(sha256)) is None:
             raise
-        return await duplicate_result(repo, existing, filename, started)
+        return await duplicate_result(repo, existing, filename, prepared.started)
     result = IngestResult(
         filename=filename,
         status=IngestStatus.replaced if replaced else IngestStatus.ingested,
         document_id=document.id,
         pages=parsed.pages,
         chunks=len(rows),
-        seconds=time.perf_counter() - started,
+        seconds=time.perf_counter() - prepared.started,
         replaced_ids=tuple(replaced),
         stage_seconds=stages.seconds,
     )
@@ -106,9 +142,9 @@ async def ingest_bytes(
     return result
 
 
-async def parse_chunk_embed(
-    stages: Stopwatch, embedder: Embedder, settings: Settings, filename: str, data: bytes
-) -> tuple[ParsedDocument, list[ChunkIn]]:
+async def parse_and_chunk(
+    stages: Stopwatch, settings: Settings, filename: str, data: bytes
+) -> tuple[ParsedDocument, list[Chunk]]:
     # Parsing is CPU-bound and the input is untrusted: in a sandboxed process, within a time
     # and memory budget (ingestion/sandbox.py). Tokenizing: off the event loop, on a thread.
     parsed = await stages.run("parse", sandbox.parse(filename, data, settings))
@@ -117,11 +153,23 @@ async def parse_chunk_embed(
         raise EmptyDocument(
             f"{filename} has no text to index (a scanned PDF needs OCR, which is not supported)"
         )
+    return parsed, chunks
+
+
+async def parse_chunk_embed(
+    stages: Stopwatch, embedder: Embedder, settings: Settings, filename: str, data: bytes
+) -> tuple[ParsedDocument, list[ChunkIn]]:
+    parsed, chunks = await parse_and_chunk(stages, settings, filename, data)
+    return parsed, await _embed_rows(stages, embedder, settings, filename, chunks)
+
+
+async def _embed_rows(
+    stages: Stopwatch, embedder: Embedder, settings: Settings, filename: str, chunks: list[Chunk]
+) -> list[ChunkIn]:
     vectors = await stages.run("embed", embed_chunks(embedder, chunks, filename, settings))
-    rows = [
+    return [
         ChunkIn(c.text, c.heading_path, c.page, v) for c, v in zip(chunks, vectors, strict=True)
     ]
-    return parsed, rows
 
 
 async def precheck(
@@ -302,6 +350,82 @@ def collect_files(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:
                 yield file, inside.as_posix()
 
 
+@dataclass(frozen=True)
+class SourceFile:
+    """A file to ingest: its document filename, how to read its bytes, where it comes from."""
+
+    name: str
+    read: Callable[[], Awaitable[bytes]]
+    origin: str = ""  # for messages: the path on disk
+
+
+async def ingest_sequence(
+    files: Sequence[SourceFile],
+    *,
+    transaction: Callable[[], AbstractAsyncContextManager[AsyncSession]],
+    embedder: Embedder,
+    settings: Settings,
+) -> AsyncIterator[tuple[SourceFile, IngestResult | InferraError | OSError]]:
+    """Ingest `files` in order, each in its own `transaction()`, as a pipeline: the next file is
+    read, parsed (in the sandbox's process) and chunked while this one is embedded and stored,
+    so the parser and the model run at the same time. Yields each file's result or error.
+    The duplicate check comes after the parse here (it needs the session the embedding holds):
+    a duplicate costs its parse, which overlaps the previous file's embedding anyway."""
+    ahead = _prepare_soon(files, 0, settings)
+    try:
+        for index, file in enumerate(files):
+            current = ahead
+            try:
+                prepared = await current  # type: ignore[misc]
+            except (InferraError, OSError) as exc:
+                ahead = _prepare_soon(files, index + 1, settings)
+                yield file, exc
+                continue
+            ahead = _prepare_soon(files, index + 1, settings)
+            try:
+                async with transaction() as session:
+                    outcome: IngestResult | InferraError | OSError = await _ingest_prepared(
+                        session, embedder, settings, prepared
+                    )
+            except (InferraError, OSError) as exc:
+                outcome = exc
+            yield file, outcome
+    finally:
+        if ahead is not None:
+            ahead.cancel()  # a caller that stops early leaves no parse running
+
+
+def _prepare_soon(
+    files: Sequence[SourceFile], index: int, settings: Settings
+) -> asyncio.Task[Prepared] | None:
+    if index >= len(files):
+        return None
+    return asyncio.create_task(_read_and_prepare(files[index], settings))
+
+
+async def _read_and_prepare(file: SourceFile, settings: Settings) -> Prepared:
+    started = time.perf_counter()
+    data = await file.read()
+    check_size(file.name, len(data), settings)
+    _check_filename(file.name)
+    stages = Stopwatch()
+    parsed, chunks = await parse_and_chunk(stages, settings, file.name, data)
+    return Prepared(file.name, data, parsed, chunks, stages, started)
+
+
+async def _ingest_prepared(
+    session: AsyncSession, embedder: Embedder, settings: Settings, prepared: Prepared
+) -> IngestResult:
+    sha256, duplicate = await precheck(
+        session, settings, prepared.filename, prepared.data, prepared.started
+    )
+    if duplicate is not None:
+        return duplicate
+    return await _embed_and_store(
+        session, embedder, settings, prepared, sha256=sha256, uploaded_by=None
+    )
+
+
 async def ingest_paths(
     session: AsyncSession,
     paths: Sequence[Path],
@@ -310,33 +434,38 @@ async def ingest_paths(
     settings: Settings,
     console: Console | None = None,
 ) -> IngestSummary:
-    """Every file under `paths`; a failing file is recorded and the others go on. With a
-    console, a progress bar shows the file being ingested."""
+    """Every file under `paths` (in one session, each document in its own savepoint); a failing
+    file is recorded and the others go on. With a console, a progress bar shows progress."""
     started = time.perf_counter()
-    files = await asyncio.to_thread(lambda: list(collect_files(paths)))
+    found = await asyncio.to_thread(lambda: list(collect_files(paths)))
+    files = [SourceFile(name, _reader(path, name, settings), str(path)) for path, name in found]
     summary = IngestSummary(files=len(files))
     with progress_bar(console) as progress:
         task = progress.add_task("ingesting", total=len(files))
-        for path, name in files:
-            progress.update(task, description=name)
-            try:
-                summary.add(await _ingest_file(session, path, name, embedder, settings))
-            except (InferraError, OSError) as exc:
-                message = getattr(exc, "message", None) or str(exc)
-                summary.failures.append((str(path), message))
-                log.warning("document_failed", path=str(path), error=message)
+        pipeline = ingest_sequence(
+            files,
+            transaction=lambda: contextlib.nullcontext(session),
+            embedder=embedder,
+            settings=settings,
+        )
+        async for file, outcome in pipeline:
+            if isinstance(outcome, IngestResult):
+                summary.add(outcome)
+            else:
+                message = getattr(outcome, "message", None) or str(outcome)
+                summary.failures.append((file.origin, message))
+                log.warning("document_failed", path=file.origin, error=message)
+            progress.update(task, description=file.name)
             progress.advance(task)
         progress.update(task, description="done")
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-async def _ingest_file(
-    session: AsyncSession, path: Path, name: str, embedder: Embedder, settings: Settings
-) -> IngestResult:
-    size = (await asyncio.to_thread(path.stat)).st_size
-    check_size(name, size, settings)  # before reading it into memory
-    data = await asyncio.to_thread(path.read_bytes)
-    return await ingest_bytes(
-        session=session, embedder=embedder, settings=settings, filename=name, data=data
-    )
+def _reader(path: Path, name: str, settings: Settings) -> Callable[[], Awaitable[bytes]]:
+    async def read() -> bytes:
+        size = (await asyncio.to_thread(path.stat)).st_size
+        check_size(name, size, settings)  # before reading it into memory
+        return await asyncio.to_thread(path.read_bytes)
+
+    return read

@@ -31,20 +31,32 @@ async def _connection(session: AsyncSession) -> Any:
     return raw.driver_connection
 
 
-async def defer_run(session: AsyncSession, jobs: procrastinate.App, run: AgentRun) -> None:
-    """Queue a run's job. Fair scheduling: a run's priority is minus the number of runs its
-    requester already has waiting, so one requester's flood never starves another's ticket."""
-    waiting = await RunRepository(session).queued_count_for(run.requested_by)
+async def defer_run(
+    session: AsyncSession, jobs: procrastinate.App, run: AgentRun, *, waiting: int | None = None
+) -> int:
+    """Queue a run's job; returns the job's id. Fair scheduling: a run's priority is minus the
+    number of runs its requester already has waiting (`waiting`, counted here when not given),
+    so one requester's flood never starves another's ticket. The run's row may be inserted
+    after its job, in the same transaction (one round trip less: its job id goes in with it)."""
+    if waiting is None:
+        # The run's row is flushed already: it counts itself.
+        waiting = max(await RunRepository(session).queued_count_for(run.requested_by) - 1, 0)
     deferrer = jobs.configure_task(
         RUN_TASK,
         queue=RUNS_QUEUE,
         lock=f"ticket:{run.ticket_id}",  # one run of a ticket executes at a time
-        priority=-max(waiting - 1, 0),  # the run itself is already counted
+        priority=run_priority(waiting),
         connection=await _connection(session),
     )
     # No queueing lock, hence no savepoint: the insert cannot be refused (one active run per
     # ticket is checked by the verbs on the locked ticket row; the job lock orders executions).
     run.job_id = await deferrer.defer_async(run_id=str(run.id))
+    return run.job_id
+
+
+def run_priority(waiting: int) -> int:
+    """Higher runs first: the fewer runs a requester has waiting, the sooner theirs."""
+    return -waiting
 
 
 async def defer_ingest(session: AsyncSession, jobs: procrastinate.App, document: Document) -> None:

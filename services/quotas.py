@@ -17,7 +17,7 @@ import structlog
 
 from core.errors import RateLimited
 from core.models import TicketStatus, User
-from core.repositories.rate_limits import RateLimitRepository
+from core.repositories.rate_limits import RateLimitRepository, RequesterCounts
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -67,11 +67,15 @@ _NOUNS = {
 }
 
 
-async def enforce(*, session: AsyncSession, settings: Settings, user: User, action: Action) -> None:
-    """Count one `action` by `user`, or raise RateLimited (429) if a quota refuses it."""
+async def enforce(
+    *, session: AsyncSession, settings: Settings, user: User, action: Action
+) -> RequesterCounts | None:
+    """Count one `action` by `user`, or raise RateLimited (429) if a quota refuses it. For a new
+    ticket, returns the requester's counts it read (open tickets, queued runs), so that the
+    caller schedules the run without counting again; None when nothing was counted."""
     rule = RULES[action]
     if rule.staff_exempt and user.is_staff:
-        return
+        return None
     repo = RateLimitRepository(session)
     key = f"quota:{action.value}:{user.id}"
     limit: int = getattr(settings, rule.setting)
@@ -80,8 +84,13 @@ async def enforce(*, session: AsyncSession, settings: Settings, user: User, acti
     # are counted one after the other (a flood queues behind itself, nobody else's requests).
     counted = await repo.hit(key, rule.window_seconds)
     _check_rate(action, rule, limit, counted.hits, counted.retry_after, user)
-    if action is Action.new_ticket:
-        await _check_open_tickets(repo, settings, user)
+    if action is not Action.new_ticket:
+        return None
+    # After the hit: its row lock orders this user's concurrent requests, so the count sees
+    # the tickets of the ones before (read committed).
+    counts = await repo.requester_counts(user.id, OPEN_STATUSES)
+    _check_open_tickets(counts.open_tickets, settings, user)
+    return counts
 
 
 def _check_rate(
@@ -99,9 +108,8 @@ def _check_rate(
     )
 
 
-async def _check_open_tickets(repo: RateLimitRepository, settings: Settings, user: User) -> None:
+def _check_open_tickets(count: int, settings: Settings, user: User) -> None:
     limit = settings.quota_open_tickets
-    count = await repo.count_tickets(user.id, OPEN_STATUSES)
     if count < limit:
         return
     raise _refusal(

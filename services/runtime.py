@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 import procrastinate
 import structlog
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from agent.checkpointer import postgres_checkpointer
 from agent.context import build_context
 from agent.graph import build_graph
-from core import migrate
+from core import migrate, user_cache
 from core.db import DatabaseUrls, create_engine, create_sessionmaker, open_database
 from core.embedded_pg import EmbeddedSupervisor, RestartPolicy
 from core.errors import ConfigurationError
@@ -82,6 +83,7 @@ async def open_runtime(
         context = build_context(
             settings, sessionmaker, chat_model=chat_model, embedder=embedder, web_search=web_search
         )
+        _listen_for_user_changes(stack, settings, urls.libpq)
         job_app = create_job_app(urls, settings, max_size=pool_size)
         await stack.enter_async_context(job_app.open_async())
         runtime = Runtime(
@@ -95,6 +97,40 @@ async def open_runtime(
             supervisor=supervisor,
         )
         yield runtime
+
+
+def prepare_database(settings: Settings) -> None:
+    """Migrations (if MIGRATE_ON_START) and the checkpointer's own tables, once, before several
+    processes open the runtime at the same time (`inferra serve --workers N`): two LangGraph
+    setups on a fresh database collide."""
+    with open_database(settings) as database:
+        if settings.migrate_on_start:
+            migrate.upgrade(database.urls, embedding_dim=embedding_dimension(settings))
+
+        async def checkpointer_tables() -> None:
+            async with postgres_checkpointer(database.urls.libpq, max_size=1):
+                pass
+
+        asyncio.run(checkpointer_tables())
+
+
+def _listen_for_user_changes(stack: AsyncExitStack, settings: Settings, conninfo: str) -> None:
+    """Authentication's user cache, kept true by the database's change notifications."""
+    user_cache.USERS.ttl_seconds = settings.auth_user_cache_seconds
+    if settings.auth_user_cache_seconds <= 0:
+        return
+    _in_background(stack, user_cache.listen_for_changes(conninfo))
+
+
+def _in_background(stack: AsyncExitStack, work: Coroutine[Any, Any, Any]) -> None:
+    """A task for the runtime's lifetime, cancelled when it closes."""
+    task = asyncio.create_task(work)
+
+    async def stop() -> None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    stack.push_async_callback(stop)
 
 
 def _supervise(
@@ -115,13 +151,7 @@ def _supervise(
         # process supervisor probing it sees the truth either way.
         asyncio.get_running_loop().call_later(settings.embedded_pg_exit_delay_seconds, os._exit, 1)
 
-    task = asyncio.create_task(supervisor.watch(exit_soon))
-
-    async def stop() -> None:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-    stack.push_async_callback(stop)
+    _in_background(stack, supervisor.watch(exit_soon))
     return supervisor
 
 

@@ -18,6 +18,7 @@ from core.models import (
     Priority,
     Resolution,
     Role,
+    RunStatus,
     RunTrigger,
     Ticket,
     TicketComment,
@@ -54,16 +55,20 @@ class TicketView:
 async def get_visible(*, session: AsyncSession, user: User, ticket_id: uuid.UUID) -> Ticket:
     """The ticket if the caller may see it; 404 otherwise (never reveal that it exists)."""
     ticket = await TicketRepository(session).get(ticket_id)
-    if ticket is None or not (user.is_staff or ticket.owner_id == user.id):
+    if ticket is None or not _may_see(user, ticket):
         raise NotFound("Ticket not found")
     return ticket
 
 
+def _may_see(user: User, ticket: Ticket) -> bool:
+    return user.is_staff or ticket.owner_id == user.id
+
+
 async def view(*, session: AsyncSession, user: User, ticket_id: uuid.UUID) -> TicketView:
-    ticket = await get_visible(session=session, user=user, ticket_id=ticket_id)
-    resolution = await ResolutionRepository(session).latest_for(ticket.id)
-    runs = await RunRepository(session).list_for_ticket(ticket.id)
-    return TicketView(ticket, resolution, runs[-1] if runs else None)
+    found = await TicketRepository(session).get_with_latest(ticket_id)
+    if found is None or not _may_see(user, found[0]):
+        raise NotFound("Ticket not found")
+    return TicketView(*found)
 
 
 async def list_visible(
@@ -135,21 +140,32 @@ async def create(
 ) -> tuple[Ticket, AgentRun]:
     title = checked("title", TicketTitle, title)
     description = checked("description", TicketDescription, description)
-    await quotas.enforce(
+    counts = await quotas.enforce(
         session=session, settings=runtime.settings, user=owner, action=quotas.Action.new_ticket
     )
-    ticket = await TicketRepository(session).add(
-        Ticket(
-            owner_id=owner.id,
-            title=title,
-            description=description,
-            category_hint=category_hint,
-            status=TicketStatus.open,
-        )
+    # Ids made here, so that the job goes first and the ticket and its run follow, the run
+    # with its job id: no UPDATE, no re-read (the ticket's server defaults come back with its
+    # INSERT).
+    ticket = Ticket(
+        id=uuid.uuid4(),
+        owner_id=owner.id,
+        title=title,
+        description=description,
+        category_hint=category_hint,
+        status=TicketStatus.open,
     )
-    run = await RunRepository(session).add(ticket.id, RunTrigger.auto, requested_by=owner.id)
-    await jobs.defer_run(session, runtime.jobs, run)
-    await session.refresh(ticket)
+    run = AgentRun(
+        id=uuid.uuid4(),
+        ticket_id=ticket.id,
+        trigger=RunTrigger.auto,
+        requested_by=owner.id,
+        status=RunStatus.queued,
+    )
+    waiting = counts.queued_runs if counts is not None else None
+    if waiting is None:  # staff: no quota counted the runs
+        waiting = await RunRepository(session).queued_count_for(owner.id)
+    await jobs.defer_run(session, runtime.jobs, run, waiting=waiting)
+    await TicketRepository(session).add_with_run(ticket, run)
     log.info("ticket_created", ticket_id=str(ticket.id), run_id=str(run.id))
     return ticket, run
 

@@ -15,6 +15,7 @@ from core.errors import Conflict, InferraError, NotFound
 from core.models import Role, User
 from core.pagination import Page, PageRequest
 from core.repositories.users import UserRepository
+from core.user_cache import USERS
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,6 +65,7 @@ async def change_role(
     previous = user.role
     user.role = role
     await session.flush()
+    USERS.drop(user.id)  # this process at once; the others when the change commits
     log.info(
         "user_role_changed",
         actor_id=str(actor.id),
@@ -81,6 +83,7 @@ async def deactivate(*, session: AsyncSession, actor: User, user_id: uuid.UUID) 
     await _ensure_not_last_admin(repo, user)
     user.is_active = False
     await session.flush()
+    USERS.drop(user.id)  # this process at once; the others when the change commits
     log.info("user_deactivated", actor_id=str(actor.id), user_id=str(user.id))
 
 

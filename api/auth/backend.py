@@ -20,6 +20,7 @@ from api.session import SessionDep
 from core.emails import ascii_email
 from core.models import User
 from core.settings import Settings
+from core.user_cache import load_user
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -99,6 +100,11 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
         except ValueError:
             pass  # not an address: nothing will match it
         return await super().get_by_email(user_email)
+
+    async def get(self, id: uuid.UUID) -> User:
+        """Every authenticated request asks for its user: from the process's user cache when it
+        can (core/user_cache.py: dropped as soon as the user changes)."""
+        return await load_user(self.user_db.session, id, super().get)
 
     async def on_after_register(self, user: User, request: Request | None = None) -> None:
         log.info("user_registered", user_id=str(user.id))

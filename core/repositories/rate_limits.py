@@ -12,7 +12,13 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import RateLimitHit, Ticket, TicketStatus
+from core.models import AgentRun, RateLimitHit, RunStatus, Ticket, TicketStatus
+
+
+@dataclass(frozen=True)
+class RequesterCounts:
+    open_tickets: int  # in the statuses asked for
+    queued_runs: int  # waiting for a worker (fair scheduling)
 
 
 @dataclass(frozen=True)
@@ -70,12 +76,21 @@ class RateLimitRepository:
             .values(hits=RateLimitHit.hits - 1)
         )
 
-    async def count_tickets(self, owner_id: uuid.UUID, statuses: Iterable[TicketStatus]) -> int:
-        """How many of the owner's tickets are in one of these statuses."""
-        return (
-            await self.session.scalar(
-                select(func.count())
-                .select_from(Ticket)
-                .where(Ticket.owner_id == owner_id, Ticket.status.in_(list(statuses)))
-            )
-        ) or 0
+    async def requester_counts(
+        self, owner_id: uuid.UUID, open_statuses: Iterable[TicketStatus]
+    ) -> RequesterCounts:
+        """The owner's tickets in `open_statuses` and queued runs, in one round trip."""
+        open_tickets = (
+            select(func.count())
+            .select_from(Ticket)
+            .where(Ticket.owner_id == owner_id, Ticket.status.in_(list(open_statuses)))
+            .scalar_subquery()
+        )
+        queued_runs = (
+            select(func.count())
+            .select_from(AgentRun)
+            .where(AgentRun.requested_by == owner_id, AgentRun.status == RunStatus.queued)
+            .scalar_subquery()
+        )
+        row = (await self.session.execute(select(open_tickets, queued_runs))).one()
+        return RequesterCounts(open_tickets=row[0], queued_runs=row[1])

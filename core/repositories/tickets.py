@@ -8,8 +8,10 @@ from typing import Any
 
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from core.models import (
+    AgentRun,
     Category,
     Priority,
     Resolution,
@@ -38,16 +40,50 @@ class TicketRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, ticket: Ticket) -> Ticket:
+    async def add_with_run(self, ticket: Ticket, run: AgentRun) -> None:
+        """A new ticket and its first run (two INSERTs; no relationship() tells the unit of
+        work that the ticket must go first, so two flushes say it)."""
         self.session.add(ticket)
         await self.session.flush()
-        return ticket
+        self.session.add(run)
+        await self.session.flush()
 
     async def get(self, ticket_id: uuid.UUID, *, for_update: bool = False) -> Ticket | None:
         stmt = select(Ticket).where(Ticket.id == ticket_id)
         if for_update:
             stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def get_with_latest(
+        self, ticket_id: uuid.UUID
+    ) -> tuple[Ticket, Resolution | None, AgentRun | None] | None:
+        """The ticket with its latest resolution and latest run, in one query."""
+        version, attempt = aliased(Resolution), aliased(AgentRun)  # inside the subqueries
+        latest_resolution = (
+            select(version.id)
+            .where(version.ticket_id == Ticket.id)
+            .order_by(version.version.desc())
+            .limit(1)
+            .correlate(Ticket)
+            .scalar_subquery()
+        )
+        latest_run = (
+            select(attempt.id)
+            .where(attempt.ticket_id == Ticket.id)
+            .order_by(attempt.created_at.desc())
+            .limit(1)
+            .correlate(Ticket)
+            .scalar_subquery()
+        )
+        stmt = (
+            select(Ticket, Resolution, AgentRun)
+            .select_from(Ticket)
+            .outerjoin(Resolution, Resolution.id == latest_resolution)
+            .outerjoin(AgentRun, AgentRun.id == latest_run)
+            .where(Ticket.id == ticket_id)
+        )
+        row = (await self.session.execute(stmt)).one_or_none()
+        return None if row is None else (row[0], row[1], row[2])
 
     def _filtered(self, filters: TicketFilters) -> Select[tuple[Ticket]]:
         stmt = select(Ticket)

@@ -1,0 +1,85 @@
+"""Database round trips per request of the ticket API: a figure that the machine's load does not
+move (the req/s of api_load do).
+
+    .venv/bin/python -m benchmarks.api_round_trips [--requests 20]
+
+Opens the app in-process (create_app's lifespan, offline settings, fresh embedded database),
+registers and logs in one requester, then counts, per request, the SQL statements the app's
+engine sends (SQLAlchemy's before_cursor_execute) and its commits, for `POST /api/v1/tickets`,
+`GET /api/v1/tickets/{id}` and `GET /api/v1/users/me`. The job's insert goes through
+procrastinate on the same connection, outside SQLAlchemy: one more per POST, not counted here.
+Prints the mean per request and the mean latency (in-process, so also the load's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from collections import Counter
+
+import httpx
+from sqlalchemy import event
+
+from api.main import create_app
+from benchmarks.figures import machine
+from benchmarks.offline import offline_settings
+from core.logging import configure_logging
+
+PASSWORD = "bench-password-1"
+
+
+async def measure(requests: int) -> None:
+    settings = offline_settings()
+    app = create_app(settings)
+    counts: Counter[str] = Counter()
+    async with app.router.lifespan_context(app):
+        engine = app.state.runtime.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", lambda *a, **k: counts.update(["sql"]))
+        event.listen(engine, "commit", lambda *a, **k: counts.update(["commit"]))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            email = "rt@bench.inferra.dev"
+            await client.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD})
+            login = await client.post(
+                "/api/v1/auth/login", data={"username": email, "password": PASSWORD}
+            )
+            headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+            await client.get("/api/v1/users/me", headers=headers)  # warm: the user is known
+            ticket = {"title": "VPN drops", "description": "GlobalProtect disconnects at home"}
+            ids: list[str] = []
+
+            async def post() -> httpx.Response:
+                response = await client.post("/api/v1/tickets", json=ticket, headers=headers)
+                ids.append(response.json()["ticket"]["id"])
+                return response
+
+            cases = {
+                "POST /api/v1/tickets": post,
+                "GET /api/v1/tickets/{id}": lambda: client.get(
+                    f"/api/v1/tickets/{ids[0]}", headers=headers
+                ),
+                "GET /api/v1/users/me": lambda: client.get("/api/v1/users/me", headers=headers),
+            }
+            print(f"machine: {machine()}")
+            print(f"{'request':<28} {'SQL statements':>15} {'commits':>8} {'mean ms':>8}")
+            for name, call in cases.items():
+                counts.clear()
+                times = []
+                for _ in range(requests):
+                    started = time.perf_counter()
+                    response = await call()
+                    times.append((time.perf_counter() - started) * 1000)
+                    assert response.status_code < 300, response.text
+                print(
+                    f"{name:<28} {counts['sql'] / requests:>15.1f} "
+                    f"{counts['commit'] / requests:>8.1f} {statistics.fmean(times):>8.1f}"
+                )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=20)
+    configure_logging("WARNING")
+    asyncio.run(measure(parser.parse_args().requests))
