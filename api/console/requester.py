@@ -21,6 +21,7 @@ from api.schemas import Text
 from api.tickets.schemas import ResolutionForRequester
 from core.models import Category, FeedbackReason, RunStatus, Verdict
 from core.pagination import PageRequest
+from core.text import CommentBody, TicketDescription, TicketTitle
 from services import feedback, runs, tickets
 from services.resources import Runtime
 
@@ -56,8 +57,8 @@ async def file_ticket(
     user: ConsoleUser,
     session: SessionDep,
     runtime: RuntimeDep,
-    title: Annotated[Text, Form(min_length=3, max_length=200)],
-    description: Annotated[Text, Form(min_length=1, max_length=10_000)],
+    title: Annotated[TicketTitle, Form()],
+    description: Annotated[TicketDescription, Form()],
     category: Annotated[Category | None, Form()] = None,
 ) -> Response:
     ticket, _ = await tickets.create(
@@ -128,7 +129,7 @@ async def add_comment(
     user: ConsoleUser,
     session: SessionDep,
     runtime: RuntimeDep,
-    body: Annotated[Text, Form(min_length=1, max_length=5000)],
+    body: Annotated[CommentBody, Form()],
     internal: Annotated[bool, Form()] = False,
 ) -> Response:
     await tickets.add_comment(
