@@ -144,6 +144,7 @@ async def _checked_decision(
         errors = check_draft(
             {**snapshot.values, "draft": draft, "draft_error": None},
             by_staff=decision.action == "edit",
+            as_answer=True,
         )
         if errors:
             raise InferraError(

@@ -209,6 +209,17 @@ async def test_a_draft_without_a_solution_cannot_be_approved(client, user, suppo
     url = f"/api/v1/runs/{created['run_id']}/resume"
     refused = await client.post(url, json={"action": "approve"}, headers=support.headers)
     assert "edit it into an answer" in assert_error_shape(refused, 409, "no_solution")["message"]
+    no_fix = {
+        "summary": "Nothing to do here, apparently.",
+        "diagnoses": ["Unknown"],
+        "solutions": [],
+        "sources": [],
+        "confidence": 0.9,
+    }
+    empty_edit = await client.post(
+        url, json={"action": "edit", "resolution": no_fix}, headers=support.headers
+    )
+    assert "No solution proposed." in assert_error_shape(empty_edit, 422)["details"]
     ticket = await client.get(f"/api/v1/tickets/{created['ticket']['id']}", headers=user.headers)
     assert ticket.json()["status"] == "escalated"  # still with staff, no resolution
     assert ticket.json()["latest_resolution"] is None

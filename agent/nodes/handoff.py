@@ -39,11 +39,11 @@ def checked_decision(state: AgentState, answer: Any) -> tuple[HumanDecision | No
         if decision.resolution is None:
             return decision, ["An edit needs a resolution."]
         edited = {**state, "draft": decision.resolution.model_dump(), "draft_error": None}
-        return decision, check_draft(edited, by_staff=True)
+        return decision, check_draft(edited, by_staff=True, as_answer=True)
     if decision.action == "approve":
         if state.get("draft") is None:
             return decision, ["There is no draft to approve; edit instead."]
-        return decision, check_draft({**state, "draft_error": None})
+        return decision, check_draft({**state, "draft_error": None}, as_answer=True)
     return decision, []
 
 

@@ -105,9 +105,13 @@ def quoted_tickets(texts: list[str], state: AgentState) -> list[str]:
     return quoted
 
 
-def check_draft(state: AgentState, *, by_staff: bool = False) -> list[str]:
+def check_draft(
+    state: AgentState, *, by_staff: bool = False, as_answer: bool = False
+) -> list[str]:
     """The draft's problems, as messages for the next draft (empty: valid). A staff member's
-    own edit may add links and commands of their own; a model's draft may not."""
+    own edit may add links and commands of their own; a model's draft may not. A draft may
+    propose no fix (it is then handed off); one that staff approve or write (`as_answer`) must
+    propose at least one: the ticket is resolved with it."""
     if state.get("draft") is None:
         return [state.get("draft_error") or "No draft was produced."]
     try:
@@ -120,7 +124,7 @@ def check_draft(state: AgentState, *, by_staff: bool = False) -> list[str]:
         texts += [solution.title, *solution.steps]
     if any(not t.strip() for t in texts):
         errors.append("Empty summary, diagnosis, solution title or step.")
-    if not draft.solutions:
+    if as_answer and not draft.solutions:
         errors.append("No solution proposed.")
     retrieved = by_label(state)
     unknown = [s for s in draft.sources if s not in retrieved]
