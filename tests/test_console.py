@@ -226,3 +226,31 @@ async def test_queue_puts_escalated_first_counts_filters_and_assigns(client, use
     assert assigned.status_code == 303
     mine = await client.get("/console/queue", params={"assignee": str(support.id)})
     assert re.findall(r'<td><a href="/console/tickets/([0-9a-f-]+)">', mine.text) == [ids[1]]
+
+
+async def test_a_console_fork_follows_the_apis_text_rules(client, user, support, drain) -> None:
+    created = await client.post(
+        "/api/v1/tickets",
+        json={"title": "VPN drops", "description": "Every hour at home"},
+        headers=user.headers,
+    )
+    run_id = created.json()["run_id"]
+    await drain()
+    steps = (await client.get(f"/api/v1/runs/{run_id}", headers=support.headers)).json()["steps"]
+    checkpoint = next(s["checkpoint_id"] for s in steps if s["node"] == "draft")
+    token = await sign_in(client, support.email)
+    url = f"/console/runs/{run_id}/fork"
+    blank = await client.post(
+        url, data={"csrftoken": token, "checkpoint_id": checkpoint, "title": "   "}
+    )
+    assert blank.status_code == 422, blank.text
+    runs = (
+        await client.get(
+            f"/api/v1/tickets/{created.json()['ticket']['id']}/runs", headers=support.headers
+        )
+    ).json()
+    assert len(runs) == 1  # nothing was forked
+    trimmed = await client.post(
+        url, data={"csrftoken": token, "checkpoint_id": checkpoint, "title": "  VPN drops hourly "}
+    )
+    assert trimmed.status_code == 303, trimmed.text

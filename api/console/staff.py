@@ -7,11 +7,13 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, Response
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.schemas import DraftResolution, Solution
 from api.console.web import ConsoleRoute, ConsoleStaff, redirect, render
 from api.deps import RuntimeDep, SessionDep
+from api.runs.schemas import StatePatch, TicketPatch
 from api.schemas import Text
 from api.tickets.schemas import ResolutionForStaff
 from core import ticket_rules
@@ -260,14 +262,7 @@ async def fork(
     title: Annotated[Text | None, Form(max_length=200)] = None,
     description: Annotated[Text | None, Form(max_length=10_000)] = None,
 ) -> Response:
-    patch: dict[str, Any] = {
-        "staff_hint": staff_hint or None,
-        "category": category,
-        "priority": priority,
-    }
-    if title or description:
-        patch["ticket"] = {"title": title or None, "description": description or None}
-    patch = {k: v for k, v in patch.items() if v is not None}
+    patch = _fork_patch(staff_hint, category, priority, title, description)
     if not patch:
         raise InferraError(
             "A fork needs a hint, a category, a priority or edited ticket text",
@@ -283,6 +278,29 @@ async def fork(
         patch=patch,
     )
     return redirect(request, f"/console/runs/{run.id}")
+
+
+def _fork_patch(
+    staff_hint: str | None,
+    category: Category | None,
+    priority: Priority | None,
+    title: str | None,
+    description: str | None,
+) -> dict[str, Any]:
+    """The form's non-empty fields under the API's own fork rules (`StatePatch`: edited ticket
+    text trimmed, blank refused), so a fork from the console stores what one from the API would."""
+    edited = {k: v for k, v in {"title": title, "description": description}.items() if v}
+    fields = {"staff_hint": staff_hint or None, "category": category, "priority": priority}
+    try:
+        patch = StatePatch(**fields, ticket=TicketPatch(**edited) if edited else None)
+    except ValidationError as exc:
+        raise InferraError(
+            "The fork's fields are not valid",
+            code="validation_error",
+            status_code=422,
+            details=[{"loc": list(e["loc"]), "message": e["msg"]} for e in exc.errors()],
+        ) from None
+    return patch.model_dump(mode="json", exclude_none=True)
 
 
 @router.post("/runs/{run_id}/decide")
