@@ -39,6 +39,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,21 +48,34 @@ import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
 from psycopg.types.enum import EnumInfo, register_enum
+from sqlalchemy import text as sql_text
 
 from benchmarks.figures import machine, pct
 from core import migrate
 from core.db import DatabaseUrls, create_engine, create_sessionmaker
 from core.embedded_pg import start_embedded_postgres, stop_embedded_postgres
 from core.logging import configure_logging
-from core.repositories.search import OR_QUERY, SearchRepository
+from core.repositories.search import SearchRepository
 from core.retrieval import Retriever
 from core.settings import Settings
+from services.search_stats import refresh_search_stats
 
 DIM = 384
+LOADERS = 2  # parallel COPY connections
 EXTRA_ROWS = 2000  # inserted after the index exists, to time incremental inserts
 KNN = "SELECT id FROM tickets ORDER BY embedding <=> %s LIMIT %s"
 WARM_UP_QUERIES = 20
-WARM_UP_APP = 5  # the app's full-text query takes seconds at 100k
+WARM_UP_APP = 5
+# Full-text as it was before BM25 (every term OR-ed, ts_rank_cd over every matching row): timed
+# on --legacy-queries queries for the before/after comparison.
+LEGACY_OR_QUERY = (
+    "CAST(replace(CAST(websearch_to_tsquery('english', %(q)s) AS text), '&', '|') AS tsquery)"
+)
+LEGACY_TEXT_SEARCH = f"""
+    SELECT t.id FROM tickets t, (SELECT {LEGACY_OR_QUERY} AS q) q
+     WHERE t.accepted_resolution_id IS NOT NULL AND t.search_tsv @@ q.q
+     ORDER BY ts_rank_cd(t.search_tsv, q.q) DESC, t.id LIMIT 30
+"""
 COMMON = (
     "error not working cannot issue problem user laptop computer windows access login update "
     "slow help screen since morning today again after restart open message please urgent "
@@ -209,6 +223,16 @@ def build_index(conn: psycopg.Connection, m: int, ef_construction: int, mem: str
     return time.perf_counter() - started
 
 
+def build_sparse_index(conn: psycopg.Connection) -> float:
+    """Migration 0009's index on the BM25 sparse vectors (pgvector's defaults m 16, ef 64)."""
+    started = time.perf_counter()
+    conn.execute(
+        "CREATE INDEX ix_tickets_search_terms_hnsw ON tickets"
+        " USING hnsw (search_terms sparsevec_ip_ops) WHERE accepted_resolution_id IS NOT NULL"
+    )
+    return time.perf_counter() - started
+
+
 @dataclass
 class Measured:
     label: str
@@ -251,8 +275,10 @@ def recall(found: list[list[uuid.UUID]], exact: list[list[uuid.UUID]], k: int) -
     return statistics.fmean(len(set(f) & set(e)) / k for f, e in zip(found, exact, strict=True))
 
 
-def knn_sweep(conn, queries: Queries, efs: list[int]) -> list[Measured]:
+def knn_sweep(conn, queries: Queries, efs: list[int], exact_queries: int) -> list[Measured]:
+    """HNSW at each ef_search against the exact answer, on the first `exact_queries` queries."""
     results, exact = [], {}
+    queries = Queries(queries.vectors[:exact_queries], queries.texts[:exact_queries])
     set_config(conn, "hnsw.iterative_scan", "relaxed_order")  # as the app sets it
     for k in (10, 30):
         set_config(conn, "enable_indexscan", "off")
@@ -268,13 +294,22 @@ def knn_sweep(conn, queries: Queries, efs: list[int]) -> list[Measured]:
     return results
 
 
-def fulltext_matches(conn: psycopg.Connection, queries: Queries) -> list[int]:
-    """Rows matching each query's OR-ed tsquery: what ts_rank_cd has to rank."""
+def fulltext_matches(conn: psycopg.Connection, queries: Queries, count: int) -> list[int]:
+    """Rows matching each query's OR-ed tsquery: what the legacy full-text search ranked."""
     sql = (
-        f"SELECT count(*) FROM tickets t, (SELECT {OR_QUERY.replace(':q', '%(q)s')} AS q) q"
+        f"SELECT count(*) FROM tickets t, (SELECT {LEGACY_OR_QUERY} AS q) q"
         " WHERE t.search_tsv @@ q.q"
     )
-    return [conn.execute(sql, {"q": text}).fetchone()[0] for text in queries.texts]
+    return [conn.execute(sql, {"q": text}).fetchone()[0] for text in queries.texts[:count]]
+
+
+def legacy_fulltext(conn: psycopg.Connection, queries: Queries, count: int) -> Measured:
+    ms = []
+    for query in queries.texts[:count]:
+        started = time.perf_counter()
+        conn.execute(LEGACY_TEXT_SEARCH, {"q": query}).fetchall()
+        ms.append((time.perf_counter() - started) * 1000)
+    return Measured("before: OR-ed tsquery ranked by ts_rank_cd (legacy)", 30, ms)
 
 
 class PrecomputedEmbedder:
@@ -294,17 +329,24 @@ class PrecomputedEmbedder:
 
 
 async def app_retrieval(
-    urls: DatabaseUrls, queries: Queries, settings: Settings, count: int
-) -> list[Measured]:
+    urls: DatabaseUrls, queries: Queries, settings: Settings, args: argparse.Namespace
+) -> tuple[list[Measured], list[str]]:
     """The app's candidate queries and Retriever.similar_tickets, as the agent calls them, for
-    the first `count` queries (after WARM_UP_APP untimed ones: the full-text query is slow)."""
+    the first --app-queries queries (after WARM_UP_APP untimed ones); then the full-text top 30
+    against the exact ranking of the same BM25 scores for the first --exact-queries."""
     engine = create_engine(urls)
     sessionmaker = create_sessionmaker(engine)
     embedder = PrecomputedEmbedder()
     retriever = Retriever(settings, embedder)
     n = max(settings.retrieval_candidates, settings.retrieval_top_k)
+    count = args.app_queries
     parts: dict[str, list[float]] = {"vector": [], "fulltext": [], "both": [], "similar": []}
+    facts = []
     try:
+        started = time.perf_counter()
+        await refresh_search_stats(sessionmaker, force=True)
+        seconds = time.perf_counter() - started
+        facts.append(f"term statistics refresh (ts_stat over both corpora): {seconds:.1f} s")
         pairs = list(zip(queries.vectors.tolist(), queries.texts, strict=True))
         for timed, batch in ((False, pairs[-WARM_UP_APP:]), (True, pairs[:count])):
             for vector, text in batch:
@@ -314,7 +356,9 @@ async def app_retrieval(
                     t0 = time.perf_counter()
                     await repo.resolved_tickets_by_vector(vector, n)
                     t1 = time.perf_counter()
-                    await repo.resolved_tickets_by_text(text, n)
+                    await repo.resolved_tickets_by_text(
+                        text, n, ef_search=settings.hnsw_ef_search_fulltext
+                    )
                     t2 = time.perf_counter()
                 embedder.vector = vector
                 async with sessionmaker() as session:
@@ -324,17 +368,58 @@ async def app_retrieval(
                 if timed:
                     for name, ms in zip(parts, (t1 - t0, t2 - t1, t2 - t0, t4 - t3), strict=True):
                         parts[name].append(ms * 1000)
+        facts += await fulltext_agreement(
+            sessionmaker, queries.texts[: args.exact_queries], n, args
+        )
     finally:
         await engine.dispose()
     ef = settings.hnsw_ef_search
     return [
         Measured(f"app vector candidates (ef_search={ef})", n, parts["vector"]),
-        Measured("app full-text candidates (websearch_to_tsquery, OR)", n, parts["fulltext"]),
+        Measured(
+            f"app full-text candidates (BM25, ef_search={settings.hnsw_ef_search_fulltext})",
+            n,
+            parts["fulltext"],
+        ),
         Measured("app hybrid: vector + full-text candidates", n, parts["both"]),
         Measured(
             f"app Retriever.similar_tickets (top {settings.retrieval_top_k})", n, parts["similar"]
         ),
-    ]
+    ], facts
+
+
+async def text_hits(sessionmaker, query: str, n: int, ef: int, *, exact: bool = False):
+    """The app's full-text candidates; `exact` turns index scans off, so that the same query
+    scores every row and keeps the true top n (the reference)."""
+    async with sessionmaker() as session:
+        if exact:
+            await session.execute(sql_text("SET LOCAL enable_indexscan = off"))
+            await session.execute(sql_text("SET LOCAL enable_bitmapscan = off"))
+        started = time.perf_counter()
+        hits = await SearchRepository(session).resolved_tickets_by_text(query, n, ef_search=ef)
+        return {i for i, _ in hits}, (time.perf_counter() - started) * 1000
+
+
+async def fulltext_agreement(sessionmaker, texts: list[str], n: int, args) -> list[str]:
+    """Full-text top n through the indexes at each --text-ef vs scoring every row."""
+    exact, exact_ms = [], []
+    for query in texts:
+        ids, ms = await text_hits(sessionmaker, query, n, 1000, exact=True)
+        exact.append(ids)
+        exact_ms.append(ms)
+    lines = [f"full-text, exact top {n} (every row scored): p50 {pct(exact_ms, 0.5):.0f} ms"]
+    for ef in sorted(int(x) for x in args.text_ef.split(",")):
+        overlaps, times = [], []
+        for query, truth in zip(texts, exact, strict=True):
+            ids, ms = await text_hits(sessionmaker, query, n, ef)
+            overlaps.append(len(ids & truth) / max(len(truth), 1))
+            times.append(ms)
+        lines.append(
+            f"full-text top {n} at ef_search={ef}: agreement with the exact top {n}"
+            f" {statistics.fmean(overlaps):.3f} (min {min(overlaps):.3f}, {len(texts)} queries),"
+            f" p50 {pct(times, 0.5):.1f} ms, p95 {pct(times, 0.95):.1f} ms"
+        )
+    return lines
 
 
 def server_settings(conn: psycopg.Connection) -> str:
@@ -345,6 +430,25 @@ def server_settings(conn: psycopg.Connection) -> str:
         "max_parallel_workers_per_gather",
     )
     return ", ".join(f"{n}={conn.execute(f'SHOW {n}').fetchone()[0]}" for n in names)
+
+
+def sizes(conn: psycopg.Connection) -> str:
+    row = conn.execute(
+        """
+        SELECT pg_size_pretty(pg_table_size('tickets')),
+               pg_size_pretty(pg_indexes_size('tickets')),
+               pg_size_pretty(pg_relation_size('ix_tickets_embedding_hnsw')),
+               pg_size_pretty(pg_relation_size('ix_tickets_search_tsv')),
+               pg_size_pretty(pg_relation_size('ix_tickets_search_terms_hnsw')),
+               (SELECT round(avg(pg_column_size(search_terms))) FROM tickets),
+               (SELECT round(avg(pg_column_size(search_tsv))) FROM tickets)
+        """
+    ).fetchone()
+    return (
+        f"sizes: tickets table {row[0]} (with TOAST), its indexes {row[1]}: HNSW {row[2]},"
+        f" GIN (search_tsv) {row[3]}, HNSW (search_terms) {row[4]}; per row: search_terms"
+        f" {row[5]} B, search_tsv {row[6]} B"
+    )
 
 
 def timed(fn, *args) -> float:
@@ -366,7 +470,7 @@ def report(facts: list[str], measured: list[Measured], matches: list[int]) -> No
     print(
         "\nfull-text: rows matching a query's OR-ed tsquery: "
         f"median {statistics.median(matches):.0f}, p95 {pct(matches, 0.95):.0f}, "
-        f"max {max(matches)} (ts_rank_cd ranks all of them)"
+        f"max {max(matches)} (the legacy search ranked all of them)"
     )
     enough = [m for m in measured if m.k == 30 and m.recall is not None and m.recall >= 0.95]
     hnsw = [m for m in enough if "hnsw" in m.label]
@@ -374,11 +478,24 @@ def report(facts: list[str], measured: list[Measured], matches: list[int]) -> No
         print(f"smallest ef_search with recall@30 >= 0.95: {hnsw[0].label.split(':')[0]}")
 
 
+def load_in_parallel(dsn: str, corpus: Corpus, rows: int, owner: uuid.UUID) -> None:
+    """One COPY per core (each row's tsvector and BM25 terms are computed on insert)."""
+
+    def part(i: int) -> None:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            register_vector(conn)
+            load(conn, corpus, range(i, rows, LOADERS), owner)
+
+    with ThreadPoolExecutor(LOADERS) as pool:
+        list(pool.map(part, range(LOADERS)))
+
+
 def load_and_index(conn, corpus: Corpus, args: argparse.Namespace, facts: list[str]) -> uuid.UUID:
-    """Bulk load without the HNSW index, then build it; returns the tickets' owner."""
+    """Bulk load without the HNSW indexes, then build them; returns the tickets' owner."""
     conn.execute("DROP INDEX ix_tickets_embedding_hnsw")
+    conn.execute("DROP INDEX ix_tickets_search_terms_hnsw")
     owner = create_owner(conn)
-    load_s = timed(load, conn, corpus, range(args.rows), owner)
+    load_s = timed(load_in_parallel, conn.info.dsn, corpus, args.rows, owner)
     vacuum_s = timed(conn.execute, "VACUUM ANALYZE tickets, resolutions")
     facts.append(
         f"load: binary COPY {load_s:.1f} s ({args.rows / load_s:.0f} rows/s, GIN and"
@@ -391,6 +508,13 @@ def load_and_index(conn, corpus: Corpus, args: argparse.Namespace, facts: list[s
     facts.append(
         f"HNSW build (vector_cosine_ops, m={args.m}, ef_construction={args.ef_construction},"
         f" maintenance_work_mem={args.build_mem}): {build_s:.1f} s, index {size}"
+    )
+    sparse_s = build_sparse_index(conn)
+    size = conn.execute(
+        "SELECT pg_size_pretty(pg_relation_size('ix_tickets_search_terms_hnsw'))"
+    ).fetchone()[0]
+    facts.append(
+        f"HNSW build on the BM25 sparse vectors (sparsevec_ip_ops): {sparse_s:.1f} s, index {size}"
     )
     return owner
 
@@ -414,10 +538,15 @@ def main(args: argparse.Namespace) -> None:
             register_vector(conn)
             facts.append(f"postgres: {server_settings(conn)}")
             owner = load_and_index(conn, corpus, args, facts)
-            measured = knn_sweep(conn, queries, efs)
-            matches = fulltext_matches(conn, queries)
+            measured = knn_sweep(conn, queries, efs, args.exact_queries)
+            matches = fulltext_matches(conn, queries, args.exact_queries)
+            if args.legacy_queries:
+                measured.append(legacy_fulltext(conn, queries, args.legacy_queries))
+            facts.append(sizes(conn))
         settings = Settings(_env_file=None)
-        measured += asyncio.run(app_retrieval(urls, queries, settings, args.app_queries))
+        app_measured, app_facts = asyncio.run(app_retrieval(urls, queries, settings, args))
+        measured += app_measured
+        facts += app_facts
         with psycopg.connect(urls.libpq, autocommit=True) as conn:
             register_vector(conn)
             extra = range(args.rows, args.rows + EXTRA_ROWS)
@@ -440,6 +569,18 @@ if __name__ == "__main__":
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument(
         "--app-queries", type=int, default=40, help="queries through the app's retrieval code"
+    )
+    parser.add_argument(
+        "--exact-queries",
+        type=int,
+        default=50,
+        help="queries with an exact answer (a sequential kNN scan, an unpruned full-text ranking)",
+    )
+    parser.add_argument(
+        "--legacy-queries", type=int, default=5, help="queries through the pre-BM25 full-text SQL"
+    )
+    parser.add_argument(
+        "--text-ef", default="100,200,400", help="hnsw.ef_search values for full-text"
     )
     parser.add_argument("--clusters", type=int, default=1000)
     parser.add_argument("--ef", default="20,40,80,120,200,400", help="hnsw.ef_search values")

@@ -302,6 +302,29 @@ class Feedback(Base):
     )
 
 
+class SearchTermStat(Base):
+    """How many rows of a full-text corpus contain a lexeme: BM25's IDF (migration 0009; each
+    searchable table also has a server-made `search_terms` sparsevec, not mapped here: only
+    SQL in core/repositories/search.py reads it)."""
+
+    __tablename__ = "search_term_stats"
+
+    corpus: Mapped[str] = mapped_column(Text, primary_key=True)
+    lexeme: Mapped[str] = mapped_column(Text, primary_key=True)
+    docs: Mapped[int] = mapped_column(Integer)
+
+
+class SearchCorpusStat(Base):
+    """A corpus's row count and table writes (pg_stat) at its last term-statistics refresh."""
+
+    __tablename__ = "search_corpus_stats"
+
+    corpus: Mapped[str] = mapped_column(Text, primary_key=True)
+    docs: Mapped[int] = mapped_column(Integer)
+    changes_seen: Mapped[int] = mapped_column(BigInteger)
+    refreshed_at: Mapped[datetime] = _now_column()
+
+
 class Meta(Base):
     """Facts fixed per database, e.g. the embedding dimension (a mismatch is a startup error)."""
 
@@ -326,6 +349,8 @@ __all__ = [
     "Role",
     "RunStatus",
     "RunTrigger",
+    "SearchCorpusStat",
+    "SearchTermStat",
     "Ticket",
     "TicketComment",
     "TicketStatus",

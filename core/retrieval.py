@@ -129,7 +129,7 @@ class Retriever:
         if mode in (RetrievalMode.vector, RetrievalMode.hybrid):
             similarity = dict(await vector_search(await self.query_vector(query), n))
         if mode in (RetrievalMode.fulltext, RetrievalMode.hybrid):
-            text_ids = await text_search(query, n)
+            text_ids = [id_ for id_, _ in await text_search(query, n)]
         return fuse(
             list(similarity),
             text_ids,
@@ -152,7 +152,9 @@ class Retriever:
         await repo.tune_hnsw(self.settings.hnsw_ef_search)
         hits = await self._ranked(
             lambda v, n: repo.resolved_tickets_by_vector(v, n, exclude),
-            lambda q, n: repo.resolved_tickets_by_text(q, n, exclude),
+            lambda q, n: repo.resolved_tickets_by_text(
+                q, n, exclude, ef_search=self.settings.hnsw_ef_search_fulltext
+            ),
             query,
             mode or self.settings.retrieval_mode,
             top_k=self.settings.retrieval_candidates,
@@ -200,7 +202,9 @@ class Retriever:
         await repo.tune_hnsw(self.settings.hnsw_ef_search)
         hits = await self._ranked(
             repo.doc_chunks_by_vector,
-            repo.doc_chunks_by_text,
+            lambda q, n: repo.doc_chunks_by_text(
+                q, n, ef_search=self.settings.hnsw_ef_search_fulltext
+            ),
             query,
             mode or self.settings.retrieval_mode,
         )

@@ -88,9 +88,11 @@ class Settings(BaseSettings):
     retrieval_candidates: int = Field(default=30, ge=1, le=500)
     rrf_k: int = Field(default=60, ge=1)
     fusion_weight_vector: float = Field(default=1.0, ge=0)
-    # Tuned on evals/datasets/it_support_v1 (README: retrieval ablation).
-    fusion_weight_fulltext: float = Field(default=0.25, ge=0)
+    # Tuned on evals/datasets/it_support_v1 with BM25 full-text (README: retrieval ablation).
+    fusion_weight_fulltext: float = Field(default=0.4, ge=0)
     hnsw_ef_search: int = Field(default=80, ge=10, le=1000)
+    # The same for BM25 full-text's sparse vectors (benchmarks/README.md: "Retrieval at scale").
+    hnsw_ef_search_fulltext: int = Field(default=200, ge=10, le=1000)
     # Each not_helpful verdict on a ticket's accepted resolution multiplies its score by this.
     feedback_demotion_factor: float = Field(default=0.5, ge=0, le=1)
 

@@ -46,6 +46,7 @@ from ingestion.pipeline import ingest_bytes
 from services import quotas, tickets
 from services.resources import Runtime
 from services.runtime import open_runtime
+from services.search_stats import refresh_search_stats
 from services.users import create_user
 from services.worker import drain
 
@@ -116,6 +117,7 @@ async def load_dataset(
         )
     failures = await _ingest_kb(sessionmaker, embedder, settings, dataset, owner, console)
     history_ids = await _import_history(sessionmaker, embedder, dataset, owner, console)
+    await refresh_search_stats(sessionmaker, force=True)
     seconds = time.perf_counter() - started
     log.info("eval_dataset_loaded", docs=len(dataset.kb), history=len(history_ids), seconds=seconds)
     return LoadedData(owner, history_ids, failures, seconds)

@@ -21,6 +21,7 @@ from core.providers.embeddings import embedding_dimension
 from core.settings import Environment, get_settings
 from services.resources import Runtime
 from services.runtime import open_runtime, prepare_database
+from services.search_stats import refresh_search_stats
 
 app = typer.Typer(help="Inferra: AI-assisted IT support backend.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
@@ -55,11 +56,14 @@ def with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
 
 
 def in_transaction(work: Callable[[AsyncSession, Runtime], Awaitable[T]]) -> T:
-    """Run `work` in one committed transaction of the runtime's database."""
+    """Run `work` in one committed transaction of the runtime's database; then refresh the
+    full-text term statistics if it changed enough of a corpus (seed-demo, ingest)."""
 
     async def _work(runtime: Runtime) -> T:
         async with runtime.sessionmaker.begin() as session:
-            return await work(session, runtime)
+            result = await work(session, runtime)
+        await refresh_search_stats(runtime.sessionmaker)
+        return result
 
     return with_runtime(_work)
 

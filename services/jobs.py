@@ -19,6 +19,7 @@ from core.repositories.runs import RunRepository
 RUN_TASK = "inferra.run_agent"
 INGEST_TASK = "inferra.ingest_document"
 SWEEP_TASK = "inferra.retry_stalled_jobs"
+SEARCH_STATS_TASK = "inferra.refresh_search_stats"
 RUNS_QUEUE = "runs"
 DOCUMENTS_QUEUE = "documents"
 MAINTENANCE_PRIORITY = 1_000_000  # before any run, however long the queue

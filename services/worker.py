@@ -12,7 +12,7 @@ import structlog
 from procrastinate import JobContext, RetryStrategy
 
 from core.repositories.jobs import JobRepository
-from services import jobs, knowledge_base, runs
+from services import jobs, knowledge_base, runs, search_stats
 
 if TYPE_CHECKING:
     from services.resources import Runtime
@@ -38,6 +38,12 @@ def register_tasks(app: procrastinate.App, runtime_settings: Any) -> None:
         periodic_id="sweep",
         priority=jobs.MAINTENANCE_PRIORITY,
     )(sweep)
+    stats = app.task(name=jobs.SEARCH_STATS_TASK, queue=jobs.DOCUMENTS_QUEUE, pass_context=True)(
+        refresh_stale_search_stats
+    )
+    app.periodic(cron="* * * * *", periodic_id="search-stats", priority=jobs.MAINTENANCE_PRIORITY)(
+        stats
+    )
 
 
 def _runtime(context: JobContext) -> Runtime:
@@ -69,6 +75,12 @@ async def ingest_document(context: JobContext, document_id: str) -> None:
         await knowledge_base.fail_queued(
             runtime, uuid.UUID(document_id), f"{type(exc).__name__}: {exc}"
         )
+
+
+async def refresh_stale_search_stats(context: JobContext, timestamp: int) -> None:
+    """Full-text search's term statistics follow the corpora as they grow (each minute, a
+    corpus written to by more than 5 % of its rows since the last refresh is recounted)."""
+    await search_stats.refresh_search_stats(_runtime(context).sessionmaker)
 
 
 async def retry_stalled_jobs(context: JobContext, timestamp: int) -> None:

@@ -7,6 +7,7 @@ import pytest
 from core.models import Category
 from core.retrieval import Retriever, fuse
 from core.settings import RetrievalMode
+from services.search_stats import refresh_search_stats
 from tests import factories
 
 HISTORY = {
@@ -90,6 +91,7 @@ async def history(app, agent_context, admin) -> dict[str, str]:
                 category=category,
             )
         )
+    await refresh_search_stats(app.state.runtime.sessionmaker, force=True)
     return ids
 
 

@@ -9,6 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+# Imported here, on the importing thread: the model loads in a worker thread (torch imports
+# numpy), and a half-imported numpy in sys.modules breaks code elsewhere that checks for it
+# (hypothesis did, in the tests: "partially initialized module 'numpy'").
+import numpy  # noqa: F401
 import structlog
 
 from core.providers import ProviderUnavailable

@@ -1,24 +1,89 @@
-"""Candidate lists for hybrid retrieval: pgvector kNN (HNSW, cosine) and full-text (GIN).
+"""Candidate lists for hybrid retrieval: pgvector kNN (HNSW, cosine) and BM25 full-text.
 
 Each function returns ids ranked best-first (vector searches with their cosine similarity, which
-the agent's handoff and classifier are calibrated on); core.retrieval fuses them. Full-text uses
-websearch_to_tsquery with its ANDs turned into ORs: a user's sentence rarely has every word in
-one document, and ts_rank_cd still ranks documents matching more terms higher.
+the agent's handoff and classifier are calibrated on); core.retrieval fuses them.
+
+Full-text is BM25 as a sparse inner product. Every searchable row stores its lexemes' BM25
+document weights as a sparsevec (`search_terms`, migration 0009); a query is the sparsevec of its
+lexemes' IDF, taken from the corpus's term statistics (`search_term_stats`, refreshed by
+`SearchStatsRepository`), and a row's score is the inner product.
+
+Ranking every row that shares a word with a 30-word ticket reads most of the table, so the
+candidates come from two indexes and are then scored exactly:
+- an HNSW index on the sparse vectors (sparsevec_ip_ops) finds the rows that share many
+  weighty words with the query; `hnsw.ef_search` trades exactness for time;
+- HNSW on inner products links a row mostly to rows like it, so a row standing out by one rare
+  word (an error code, a product name) can be unreachable in its graph: the GIN index on the
+  tsvector adds every row with the query's rarest words, up to RARE_TERM_ROWS rows by their
+  document counts.
+benchmarks/README.md ("Retrieval at scale") measures both against scoring every row.
 """
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-OR_QUERY = "CAST(replace(CAST(websearch_to_tsquery('english', :q) AS text), '&', '|') AS tsquery)"
+TERM_DIMENSIONS = 2**28  # as migration 0009's inferra_term_dim: md5's first 7 hex digits
+SPARSE = f"sparsevec({TERM_DIMENSIONS})"
+# Bind parameters inline, not from a CTE: HNSW serves ORDER BY column <#> constant only.
+V = f"CAST(:v AS {SPARSE})"
+RARE = "CAST(:rare AS tsquery)"
+
+# The corpora whose term statistics give the query side's IDF: the rows each one counts.
+CORPORA = {
+    "tickets": (
+        "tickets",
+        "SELECT search_tsv FROM tickets WHERE accepted_resolution_id IS NOT NULL",
+    ),
+    "documents": ("document_chunks", "SELECT tsv FROM document_chunks"),
+}
+RARE_TERM_ROWS = 300  # rows of the query's rarest words read through GIN, by document counts
+RARE_CAP = 2 * RARE_TERM_ROWS  # the most such rows read, however stale the counts
+STALE_FRACTION = 0.05  # refresh once rows written since the last refresh exceed 5 % of the corpus
 
 
 def _vector_literal(vector: Sequence[float]) -> str:
     return "[" + ",".join(f"{x:.7f}" for x in vector) + "]"
+
+
+@dataclass(frozen=True)
+class QueryTerm:
+    lexeme: str
+    dim: int
+    idf: float
+    docs: int  # rows of the corpus containing it, at the last statistics refresh
+
+
+def idf(docs_with_term: int, corpus_docs: int) -> float:
+    """BM25's IDF, always positive; with no statistics yet every term weighs ln 2."""
+    total = max(corpus_docs, docs_with_term)
+    return math.log(1 + (total - docs_with_term + 0.5) / (docs_with_term + 0.5))
+
+
+def rarest(terms: Sequence[QueryTerm], rows: int = RARE_TERM_ROWS) -> str:
+    """A tsquery of the query's rarest words whose document counts add up to at most `rows`
+    (quoted lexemes: taken as they are, never as syntax); '' when even the rarest is common."""
+    chosen, total = [], 0
+    for term in sorted(terms, key=lambda t: (t.docs, t.lexeme)):
+        total += term.docs
+        if total > rows:
+            break
+        chosen.append("'" + term.lexeme.replace("\\", "\\\\").replace("'", "''") + "'")
+    return " | ".join(chosen)
+
+
+def query_vector(terms: Sequence[QueryTerm]) -> str:
+    weights: dict[int, float] = {}
+    for term in terms:  # two lexemes may share a hashed dimension: their weights add up
+        weights[term.dim] = weights.get(term.dim, 0.0) + term.idf
+    body = ",".join(f"{dim}:{weight:.6f}" for dim, weight in sorted(weights.items()))
+    return f"{{{body}}}/{TERM_DIMENSIONS}"
 
 
 class SearchRepository:
@@ -46,17 +111,6 @@ class SearchRepository:
             {"v": _vector_literal(vector), "n": limit},
         )
         return [(r[0], float(r[1])) for r in rows]
-
-    async def doc_chunks_by_text(self, query: str, limit: int) -> list[uuid.UUID]:
-        rows = await self.session.execute(
-            text(
-                f"WITH q AS (SELECT {OR_QUERY} AS q)"
-                " SELECT c.id FROM document_chunks c, q WHERE c.tsv @@ q.q"
-                " ORDER BY ts_rank_cd(c.tsv, q.q) DESC, c.id LIMIT :n"
-            ),
-            {"q": query, "n": limit},
-        )
-        return [r[0] for r in rows]
 
     async def resolved_tickets_by_vector(
         self, vector: Sequence[float], limit: int, exclude: uuid.UUID | None = None
@@ -104,26 +158,150 @@ class SearchRepository:
         )
         return [(str(r[0]), float(r[1])) for r in rows]
 
-    async def resolved_tickets_by_text(
-        self, query: str, limit: int, exclude: uuid.UUID | None = None
-    ) -> list[uuid.UUID]:
+    async def query_terms(self, corpus: str, query: str) -> list[QueryTerm]:
+        """The query's lexemes (the same english configuration as the rows') with their IDF."""
+        rows = await self.session.execute(
+            text(
+                """
+                SELECT q.lexeme, inferra_term_dim(q.lexeme), coalesce(s.docs, 0),
+                       coalesce((SELECT docs FROM search_corpus_stats WHERE corpus = :c), 0)
+                  FROM unnest(to_tsvector('english', :q)) AS q
+                  LEFT JOIN search_term_stats s ON s.corpus = :c AND s.lexeme = q.lexeme
+                """
+            ),
+            {"q": query, "c": corpus},
+        )
+        return [QueryTerm(r[0], r[1], idf(r[2], r[3]), r[2]) for r in rows]
+
+    async def doc_chunks_by_text(
+        self, query: str, limit: int, *, ef_search: int
+    ) -> list[tuple[uuid.UUID, float]]:
+        """Knowledge-base chunks sharing a word with the query, by BM25 score."""
+        terms = await self.query_terms("documents", query)
+        if not terms:
+            return []
+        await self.tune_hnsw(ef_search)
         rows = await self.session.execute(
             text(
                 f"""
-                WITH q AS (SELECT {OR_QUERY} AS q)
-                SELECT ticket_id FROM (
-                  SELECT t.id AS ticket_id, ts_rank_cd(t.search_tsv, q.q) AS r
-                    FROM tickets t, q
-                   WHERE t.accepted_resolution_id IS NOT NULL AND t.search_tsv @@ q.q
-                     AND t.id IS DISTINCT FROM :exclude
+                SELECT id, max(score) AS best FROM (
+                  (SELECT c.id, -(c.search_terms <#> {V}) AS score FROM document_chunks c
+                    ORDER BY c.search_terms <#> {V} LIMIT :n)
                   UNION ALL
-                  SELECT c.ticket_id, ts_rank_cd(c.tsv, q.q) AS r
-                    FROM ticket_comments c JOIN tickets t ON t.id = c.ticket_id, q
-                   WHERE t.accepted_resolution_id IS NOT NULL AND c.tsv @@ q.q
-                     AND NOT c.internal AND t.id IS DISTINCT FROM :exclude
-                ) hits GROUP BY ticket_id ORDER BY max(r) DESC, ticket_id LIMIT :n
+                  (SELECT c.id, -(c.search_terms <#> {V}) FROM document_chunks c
+                    WHERE c.tsv @@ {RARE} LIMIT :rare_cap)
+                ) hits WHERE score > 0 GROUP BY id ORDER BY best DESC, id LIMIT :n
                 """
             ),
-            {"q": query, "n": limit, "exclude": exclude},
+            {"v": query_vector(terms), "rare": rarest(terms), "n": limit, "rare_cap": RARE_CAP},
         )
-        return [r[0] for r in rows]
+        return [(r[0], float(r[1])) for r in rows]
+
+    async def resolved_tickets_by_text(
+        self, query: str, limit: int, exclude: uuid.UUID | None = None, *, ef_search: int
+    ) -> list[tuple[uuid.UUID, float]]:
+        """Tickets with an accepted resolution by BM25 score, of their own text or of a public
+        comment's (the better of the two)."""
+        terms = await self.query_terms("tickets", query)
+        if not terms:
+            return []
+        await self.tune_hnsw(ef_search)
+        rows = await self.session.execute(
+            text(
+                f"""
+                SELECT ticket_id, max(score) AS best FROM (
+                  (SELECT t.id AS ticket_id, -(t.search_terms <#> {V}) AS score FROM tickets t
+                    WHERE t.accepted_resolution_id IS NOT NULL AND t.id IS DISTINCT FROM :exclude
+                    ORDER BY t.search_terms <#> {V} LIMIT :n)
+                  UNION ALL
+                  (SELECT t.id, -(t.search_terms <#> {V}) FROM tickets t
+                    WHERE t.accepted_resolution_id IS NOT NULL AND t.id IS DISTINCT FROM :exclude
+                      AND t.search_tsv @@ {RARE} LIMIT :rare_cap)
+                  UNION ALL
+                  (SELECT c.ticket_id, -(c.search_terms <#> {V})
+                     FROM ticket_comments c JOIN tickets t ON t.id = c.ticket_id
+                    WHERE NOT c.internal AND t.accepted_resolution_id IS NOT NULL
+                      AND t.id IS DISTINCT FROM :exclude
+                    ORDER BY c.search_terms <#> {V} LIMIT :n)
+                  UNION ALL
+                  (SELECT c.ticket_id, -(c.search_terms <#> {V})
+                     FROM ticket_comments c JOIN tickets t ON t.id = c.ticket_id
+                    WHERE NOT c.internal AND t.accepted_resolution_id IS NOT NULL
+                      AND t.id IS DISTINCT FROM :exclude AND c.tsv @@ {RARE} LIMIT :rare_cap)
+                ) hits WHERE score > 0 GROUP BY ticket_id ORDER BY best DESC, ticket_id LIMIT :n
+                """
+            ),
+            {
+                "v": query_vector(terms),
+                "rare": rarest(terms),
+                "n": limit,
+                "exclude": exclude,
+                "rare_cap": RARE_CAP,
+            },
+        )
+        return [(r[0], float(r[1])) for r in rows]
+
+
+class SearchStatsRepository:
+    """Per-corpus term statistics (how many rows contain each lexeme), the IDF of BM25 queries.
+    Recomputed whole with ts_stat; refreshed when the corpus's table has seen writes (inserts,
+    updates, deletes, from pg_stat_user_tables) above STALE_FRACTION of its rows since the last
+    refresh. Between refreshes a word new to the corpus counts as rare."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def refresh(self, corpus: str) -> int:
+        """Recompute a corpus's statistics; returns its row count."""
+        table, rows_sql = CORPORA[corpus]
+        await self.session.execute(
+            text("DELETE FROM search_term_stats WHERE corpus = :c"), {"c": corpus}
+        )
+        await self.session.execute(
+            text(
+                "INSERT INTO search_term_stats (corpus, lexeme, docs)"
+                " SELECT :c, word, ndoc FROM ts_stat(:rows)"
+            ),
+            {"c": corpus, "rows": rows_sql},
+        )
+        docs = (
+            await self.session.execute(text(f"SELECT count(*) FROM ({rows_sql}) r"))
+        ).scalar_one()
+        await self.session.execute(
+            text(
+                """
+                INSERT INTO search_corpus_stats (corpus, docs, changes_seen, refreshed_at)
+                VALUES (:c, :docs, :changes, now())
+                ON CONFLICT (corpus) DO UPDATE SET docs = EXCLUDED.docs,
+                  changes_seen = EXCLUDED.changes_seen, refreshed_at = EXCLUDED.refreshed_at
+                """
+            ),
+            {"c": corpus, "docs": docs, "changes": await self._writes(table)},
+        )
+        return int(docs)
+
+    async def refresh_stale(self) -> list[str]:
+        """Refresh the corpora written to enough since their last refresh; returns their names."""
+        refreshed = []
+        for corpus, (table, _) in CORPORA.items():
+            seen = (
+                await self.session.execute(
+                    text("SELECT docs, changes_seen FROM search_corpus_stats WHERE corpus = :c"),
+                    {"c": corpus},
+                )
+            ).first()
+            writes = await self._writes(table)
+            if seen is None or abs(writes - seen[1]) > STALE_FRACTION * seen[0]:
+                await self.refresh(corpus)
+                refreshed.append(corpus)
+        return refreshed
+
+    async def _writes(self, table: str) -> int:
+        row = await self.session.execute(
+            text(
+                "SELECT coalesce(n_tup_ins + n_tup_upd + n_tup_del, 0) FROM pg_stat_user_tables"
+                " WHERE relid = CAST(:t AS regclass)"
+            ),
+            {"t": table},
+        )
+        return int(row.scalar_one_or_none() or 0)

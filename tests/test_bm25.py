@@ -1,0 +1,96 @@
+"""BM25 full-text search: the HNSW index finds what scoring every row finds, IDF puts the rare
+word first, the term statistics are recounted from the corpus, and text is never syntax."""
+
+from __future__ import annotations
+
+import random
+import uuid
+
+from sqlalchemy import text
+
+from core.repositories.search import SearchRepository, SearchStatsRepository
+from services.search_stats import refresh_search_stats
+
+EF = 200  # HNSW_EF_SEARCH_FULLTEXT's default
+
+
+def zipf_words(rng: random.Random, vocabulary: int, n: int, prefix: str = "w") -> list[str]:
+    weights = [1 / (rank + 2) for rank in range(vocabulary)]
+    return [f"{prefix}{i}" for i in rng.choices(range(vocabulary), weights, k=n)]
+
+
+async def add_chunks(sessionmaker, texts: list[str]) -> None:
+    async with sessionmaker.begin() as session:
+        document = (
+            await session.execute(
+                text(
+                    "INSERT INTO documents (id, filename, mime, sha256, title, status)"
+                    " VALUES (:id, 'bm25.md', 'text/markdown', :sha, 'bm25', 'ready') RETURNING id"
+                ),
+                {"id": uuid.uuid4(), "sha": uuid.uuid4().hex},
+            )
+        ).scalar_one()
+        await session.execute(
+            text(
+                "INSERT INTO document_chunks (id, document_id, ordinal, text)"
+                " VALUES (:id, :doc, :ordinal, :text)"
+            ),
+            [
+                {"id": uuid.uuid4(), "doc": document, "ordinal": i, "text": t}
+                for i, t in enumerate(texts)
+            ],
+        )
+
+
+async def ranked(sessionmaker, query: str, *, index: bool) -> list[uuid.UUID]:
+    """Through the HNSW index (seq scans off), or exact: every row scored (index scans off)."""
+    async with sessionmaker() as session:
+        await session.execute(text(f"SET LOCAL enable_{'seqscan' if index else 'indexscan'} = off"))
+        hits = await SearchRepository(session).doc_chunks_by_text(query, 10, ef_search=EF)
+    return [chunk for chunk, _ in hits]
+
+
+async def test_the_hnsw_search_finds_what_scoring_every_row_finds(app, sessionmaker) -> None:
+    rng = random.Random(7)
+    words = [f"term{i}" for i in range(400)]
+    texts = [" ".join(zipf_words(rng, 400, rng.randint(8, 50), "term")) for _ in range(600)]
+    await add_chunks(sessionmaker, texts)
+    await refresh_search_stats(sessionmaker, force=True)
+    overlaps = []
+    for _ in range(20):
+        query = " ".join(rng.sample(words[:60], 3) + rng.sample(words, 12))
+        exact = await ranked(sessionmaker, query, index=False)
+        found = await ranked(sessionmaker, query, index=True)
+        assert len(exact) == 10
+        overlaps.append(len(set(found) & set(exact)) / len(exact))
+    assert sum(overlaps) / len(overlaps) >= 0.95
+
+
+async def test_the_rare_word_ranks_first_once_statistics_exist(app, sessionmaker) -> None:
+    common = [f"printer queue stuck again {i}" for i in range(40)]
+    await add_chunks(sessionmaker, [*common, "printer queue zebra label format", "printer"])
+    assert await refresh_search_stats(sessionmaker) == ["tickets", "documents"]  # none yet
+    async with sessionmaker() as session:
+        stats = SearchStatsRepository(session)
+        repo = SearchRepository(session)
+        terms = {t.lexeme: t for t in await repo.query_terms("documents", "zebra printer")}
+        [(first, _), *_] = await repo.doc_chunks_by_text("zebra printer queue", 5, ef_search=EF)
+        label = (
+            await session.execute(
+                text("SELECT text FROM document_chunks WHERE id = :i"), {"i": first}
+            )
+        ).scalar_one()
+        assert await stats.refresh("documents") == 42
+    assert (terms["zebra"].docs, terms["printer"].docs) == (1, 42)
+    assert terms["zebra"].idf > terms["printer"].idf
+    assert label == "printer queue zebra label format"
+
+
+async def test_a_query_of_stop_words_or_unknown_words_finds_nothing(app, sessionmaker) -> None:
+    await add_chunks(sessionmaker, ["VPN drops every few minutes", "it's the printer's tray"])
+    async with sessionmaker() as session:
+        repo = SearchRepository(session)
+        assert await repo.doc_chunks_by_text("the and of", 5, ef_search=EF) == []
+        assert await repo.doc_chunks_by_text("qwertyuiop", 5, ef_search=EF) == []
+        # quotes, backslashes and tsquery operators in the text are words, not syntax
+        assert len(await repo.doc_chunks_by_text("printer's \\ | & ! ( tray", 5, ef_search=EF)) == 1
