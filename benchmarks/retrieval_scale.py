@@ -1,32 +1,36 @@
-"""Retrieval at scale: 100k resolved tickets with 384-d embeddings in pgvector.
+"""Retrieval at scale: 100k or 1M resolved tickets with 384-d embeddings in pgvector.
 
     .venv/bin/python -m benchmarks.retrieval_scale [--rows 100000] [--queries 200]
-        [--app-queries 40] [--ef 20,40,80,120,200,400] [--m 16] [--ef-construction 64]
+        [--app-queries 40] [--exact-queries 50] [--legacy-queries 5]
+        [--ef 20,40,80,120,200,400] [--text-ef 100,200,400] [--m 16] [--ef-construction 64]
         [--build-mem 1GB]
 
 A fresh embedded Postgres (temp dir) migrated to head, so the tables and indexes are the app's.
 --rows synthetic resolved tickets (closed, each with an accepted resolution, as imported
-history) are bulk loaded with binary COPY (psycopg cursor.copy). Vectors: unit vectors drawn
+history) are bulk loaded with binary COPY (psycopg cursor.copy, one connection per core; each
+row's tsvector and BM25 sparse vector are generated on insert). Vectors: unit vectors drawn
 around --clusters random centroids (log-normal cluster sizes, per-cluster spread: tickets of
 one cluster have cosine ~0.4-0.7, of different clusters ~0). Text: title, description and
 resolution drawn from one ranked vocabulary (common IT words, domain words, a long tail of
 made-up words; p ~ 1/(rank + 10)) mixed with the cluster's topic words (3 domain words and a
 product name), so that full-text matching is skewed as in real tickets.
-The migration's HNSW index on tickets.embedding is dropped before the load and rebuilt after it
-with CREATE INDEX (vector_cosine_ops, --m, --ef-construction; maintenance_work_mem =
---build-mem, the server's default parallel maintenance workers), timed.
+The migrations' HNSW indexes on tickets.embedding and tickets.search_terms are dropped before
+the load and rebuilt after it, timed (the dense one with maintenance_work_mem = --build-mem).
 The --queries queries are new tickets from the same clusters (not in the table): a vector, and
 the title + description that the agent's retrieve_tickets searches with. Measured, client side
 over the unix socket, after 20 untimed queries:
   - kNN `ORDER BY embedding <=> q LIMIT k` at each --ef value of hnsw.ef_search, for k = 10 and
     k = 30 (the app fetches RETRIEVAL_CANDIDATES = 30 candidates): p50/p95 and recall@k against
-    the exact answer; each row names the scan the planner chose;
-  - the exact answer: the same query with enable_indexscan = off (a sequential scan);
-  - the app's own retrieval code at its settings (HNSW_EF_SEARCH 80 by default), for the first
-    --app-queries queries: the vector and the full-text candidate queries of
-    core.repositories.search, and the whole Retriever.similar_tickets (both, fusion, feedback
-    demotion, the rows) with the embedding model replaced by the precomputed query vector;
-  - inserting 2000 more rows (one COPY) once the HNSW index exists.
+    the exact answer (a sequential scan), on the first --exact-queries queries;
+  - the full-text search as it was before BM25 (every word OR-ed, ts_rank_cd over every match),
+    on --legacy-queries queries, and how many rows such a query matches;
+  - the app's own retrieval code at its settings, for the first --app-queries queries: the vector
+    and the BM25 full-text candidate queries of core.repositories.search, and the whole
+    Retriever.similar_tickets (both, fusion, feedback demotion, the rows) with the embedding
+    model replaced by the precomputed query vector;
+  - the full-text top 30 at each --text-ef against the exact top 30 of the same BM25 scores (the
+    same query with index scans off: every row scored), on the first --exact-queries queries;
+  - inserting 2000 more rows (one COPY) once the HNSW indexes exist.
 Prints the table and the smallest ef_search that reaches recall@30 >= 0.95.
 """
 

@@ -8,7 +8,7 @@ import uuid
 
 from sqlalchemy import text
 
-from core.repositories.search import SearchRepository, SearchStatsRepository
+from core.repositories.search import QueryTerm, SearchRepository, SearchStatsRepository, rarest
 from services.search_stats import refresh_search_stats
 
 EF = 200  # HNSW_EF_SEARCH_FULLTEXT's default
@@ -94,3 +94,13 @@ async def test_a_query_of_stop_words_or_unknown_words_finds_nothing(app, session
         assert await repo.doc_chunks_by_text("qwertyuiop", 5, ef_search=EF) == []
         # quotes, backslashes and tsquery operators in the text are words, not syntax
         assert len(await repo.doc_chunks_by_text("printer's \\ | & ! ( tray", 5, ef_search=EF)) == 1
+
+
+def test_the_gin_side_takes_the_rarest_words_within_its_row_budget() -> None:
+    def term(lexeme: str, docs: int) -> QueryTerm:
+        return QueryTerm(lexeme, 1, 1.0, docs)
+
+    terms = [term("printer", 250), term("e42", 3), term("o'brien", 40), term("queue", 90)]
+    assert rarest(terms, rows=300) == "'e42' | 'o''brien' | 'queue'"  # 3 + 40 + 90 <= 300
+    assert rarest(terms, rows=2) is None  # even the rarest word is too common
+    assert rarest([term("new", 0), term("words", 0)], rows=300) == "'new' | 'words'"

@@ -66,16 +66,17 @@ def idf(docs_with_term: int, corpus_docs: int) -> float:
     return math.log(1 + (total - docs_with_term + 0.5) / (docs_with_term + 0.5))
 
 
-def rarest(terms: Sequence[QueryTerm], rows: int = RARE_TERM_ROWS) -> str:
+def rarest(terms: Sequence[QueryTerm], rows: int = RARE_TERM_ROWS) -> str | None:
     """A tsquery of the query's rarest words whose document counts add up to at most `rows`
-    (quoted lexemes: taken as they are, never as syntax); '' when even the rarest is common."""
+    (quoted lexemes: taken as they are, never as syntax); None (matches nothing) when even the
+    rarest is common."""
     chosen, total = [], 0
     for term in sorted(terms, key=lambda t: (t.docs, t.lexeme)):
         total += term.docs
         if total > rows:
             break
         chosen.append("'" + term.lexeme.replace("\\", "\\\\").replace("'", "''") + "'")
-    return " | ".join(chosen)
+    return " | ".join(chosen) or None
 
 
 def query_vector(terms: Sequence[QueryTerm]) -> str:
