@@ -178,68 +178,56 @@ class SearchRepository:
         self, query: str, limit: int, *, ef_search: int
     ) -> list[tuple[uuid.UUID, float]]:
         """Knowledge-base chunks sharing a word with the query, by BM25 score."""
-        terms = await self.query_terms("documents", query)
-        if not terms:
-            return []
-        await self.tune_hnsw(ef_search)
-        rows = await self.session.execute(
-            text(
-                f"""
-                SELECT id, max(score) AS best FROM (
-                  (SELECT c.id, -(c.search_terms <#> {V}) AS score FROM document_chunks c
-                    ORDER BY c.search_terms <#> {V} LIMIT :n)
-                  UNION ALL
-                  (SELECT c.id, -(c.search_terms <#> {V}) FROM document_chunks c
-                    WHERE c.tsv @@ {RARE} LIMIT :rare_cap)
-                ) hits WHERE score > 0 GROUP BY id ORDER BY best DESC, id LIMIT :n
-                """
-            ),
-            {"v": query_vector(terms), "rare": rarest(terms), "n": limit, "rare_cap": RARE_CAP},
-        )
-        return [(r[0], float(r[1])) for r in rows]
+        sql = f"""
+            SELECT id, max(score) AS best FROM (
+              (SELECT c.id, -(c.search_terms <#> {V}) AS score FROM document_chunks c
+                ORDER BY c.search_terms <#> {V} LIMIT :n)
+              UNION ALL
+              (SELECT c.id, -(c.search_terms <#> {V}) FROM document_chunks c
+                WHERE c.tsv @@ {RARE} LIMIT :rare_cap)
+            ) hits WHERE score > 0 GROUP BY id ORDER BY best DESC, id LIMIT :n
+            """
+        return await self._bm25("documents", query, sql, limit, ef_search, {})
 
     async def resolved_tickets_by_text(
         self, query: str, limit: int, exclude: uuid.UUID | None = None, *, ef_search: int
     ) -> list[tuple[uuid.UUID, float]]:
         """Tickets with an accepted resolution by BM25 score, of their own text or of a public
         comment's (the better of the two)."""
-        terms = await self.query_terms("tickets", query)
+        sql = f"""
+            SELECT ticket_id, max(score) AS best FROM (
+              (SELECT t.id AS ticket_id, -(t.search_terms <#> {V}) AS score FROM tickets t
+                WHERE t.accepted_resolution_id IS NOT NULL AND t.id IS DISTINCT FROM :exclude
+                ORDER BY t.search_terms <#> {V} LIMIT :n)
+              UNION ALL
+              (SELECT t.id, -(t.search_terms <#> {V}) FROM tickets t
+                WHERE t.accepted_resolution_id IS NOT NULL AND t.id IS DISTINCT FROM :exclude
+                  AND t.search_tsv @@ {RARE} LIMIT :rare_cap)
+              UNION ALL
+              (SELECT c.ticket_id, -(c.search_terms <#> {V})
+                 FROM ticket_comments c JOIN tickets t ON t.id = c.ticket_id
+                WHERE NOT c.internal AND t.accepted_resolution_id IS NOT NULL
+                  AND t.id IS DISTINCT FROM :exclude
+                ORDER BY c.search_terms <#> {V} LIMIT :n)
+              UNION ALL
+              (SELECT c.ticket_id, -(c.search_terms <#> {V})
+                 FROM ticket_comments c JOIN tickets t ON t.id = c.ticket_id
+                WHERE NOT c.internal AND t.accepted_resolution_id IS NOT NULL
+                  AND t.id IS DISTINCT FROM :exclude AND c.tsv @@ {RARE} LIMIT :rare_cap)
+            ) hits WHERE score > 0 GROUP BY ticket_id ORDER BY best DESC, ticket_id LIMIT :n
+            """
+        return await self._bm25("tickets", query, sql, limit, ef_search, {"exclude": exclude})
+
+    async def _bm25(
+        self, corpus: str, query: str, sql: str, limit: int, ef_search: int, params: dict
+    ) -> list[tuple[uuid.UUID, float]]:
+        """Run a BM25 candidate query (its :v, :rare, :n, :rare_cap bound here)."""
+        terms = await self.query_terms(corpus, query)
         if not terms:
             return []
         await self.tune_hnsw(ef_search)
-        rows = await self.session.execute(
-            text(
-                f"""
-                SELECT ticket_id, max(score) AS best FROM (
-                  (SELECT t.id AS ticket_id, -(t.search_terms <#> {V}) AS score FROM tickets t
-                    WHERE t.accepted_resolution_id IS NOT NULL AND t.id IS DISTINCT FROM :exclude
-                    ORDER BY t.search_terms <#> {V} LIMIT :n)
-                  UNION ALL
-                  (SELECT t.id, -(t.search_terms <#> {V}) FROM tickets t
-                    WHERE t.accepted_resolution_id IS NOT NULL AND t.id IS DISTINCT FROM :exclude
-                      AND t.search_tsv @@ {RARE} LIMIT :rare_cap)
-                  UNION ALL
-                  (SELECT c.ticket_id, -(c.search_terms <#> {V})
-                     FROM ticket_comments c JOIN tickets t ON t.id = c.ticket_id
-                    WHERE NOT c.internal AND t.accepted_resolution_id IS NOT NULL
-                      AND t.id IS DISTINCT FROM :exclude
-                    ORDER BY c.search_terms <#> {V} LIMIT :n)
-                  UNION ALL
-                  (SELECT c.ticket_id, -(c.search_terms <#> {V})
-                     FROM ticket_comments c JOIN tickets t ON t.id = c.ticket_id
-                    WHERE NOT c.internal AND t.accepted_resolution_id IS NOT NULL
-                      AND t.id IS DISTINCT FROM :exclude AND c.tsv @@ {RARE} LIMIT :rare_cap)
-                ) hits WHERE score > 0 GROUP BY ticket_id ORDER BY best DESC, ticket_id LIMIT :n
-                """
-            ),
-            {
-                "v": query_vector(terms),
-                "rare": rarest(terms),
-                "n": limit,
-                "exclude": exclude,
-                "rare_cap": RARE_CAP,
-            },
-        )
+        bound = {"v": query_vector(terms), "rare": rarest(terms), "n": limit, "rare_cap": RARE_CAP}
+        rows = await self.session.execute(text(sql), {**bound, **params})
         return [(r[0], float(r[1])) for r in rows]
 
 
