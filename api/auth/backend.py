@@ -148,7 +148,8 @@ async def get_user_manager(
 bearer_transport = BearerTransport(tokenUrl="/api/v1/auth/login")
 
 
-def get_jwt_strategy(request: Request) -> JWTStrategy:
+async def get_jwt_strategy(request: Request) -> JWTStrategy:
+    # async: a plain def dependency would run in the thread pool (api/deps.py)
     settings: Settings = request.app.state.settings
     return JWTStrategy(secret=settings.jwt_secret(), lifetime_seconds=settings.jwt_lifetime_seconds)
 
