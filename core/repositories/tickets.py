@@ -6,9 +6,9 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Select, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, defer
 
 from core.models import (
     AgentRun,
@@ -36,6 +36,45 @@ class TicketFilters:
     q: str | None = None
 
 
+# Columns no page or response shows, left out of the reads that render tickets: a stored
+# embedding alone is 384 floats sent as text and parsed (~0.1 ms a row). raiseload: code that
+# reads them from such a ticket fails loudly instead of loading them behind our back.
+_NOT_SHOWN = (defer(Ticket.embedding, raiseload=True), defer(Ticket.search_tsv, raiseload=True))
+
+
+def _ticket_with_latest() -> Select[tuple[Ticket, Resolution, AgentRun]]:
+    """Built once (`_TICKET_WITH_LATEST`): its aliased subqueries cost more CPU to build than
+    the query takes to run (~40 % of a `GET /tickets/{id}`, benchmarks/README.md, issue 17)."""
+    version, attempt = aliased(Resolution), aliased(AgentRun)  # inside the subqueries
+    latest_resolution = (
+        select(version.id)
+        .where(version.ticket_id == Ticket.id)
+        .order_by(version.version.desc())
+        .limit(1)
+        .correlate(Ticket)
+        .scalar_subquery()
+    )
+    latest_run = (
+        select(attempt.id)
+        .where(attempt.ticket_id == Ticket.id)
+        .order_by(attempt.created_at.desc())
+        .limit(1)
+        .correlate(Ticket)
+        .scalar_subquery()
+    )
+    return (
+        select(Ticket, Resolution, AgentRun)
+        .select_from(Ticket)
+        .outerjoin(Resolution, Resolution.id == latest_resolution)
+        .outerjoin(AgentRun, AgentRun.id == latest_run)
+        .where(Ticket.id == bindparam("ticket_id"))
+        .options(*_NOT_SHOWN)
+    )
+
+
+_TICKET_WITH_LATEST = _ticket_with_latest()
+
+
 class TicketRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -58,35 +97,12 @@ class TicketRepository:
         self, ticket_id: uuid.UUID
     ) -> tuple[Ticket, Resolution | None, AgentRun | None] | None:
         """The ticket with its latest resolution and latest run, in one query."""
-        version, attempt = aliased(Resolution), aliased(AgentRun)  # inside the subqueries
-        latest_resolution = (
-            select(version.id)
-            .where(version.ticket_id == Ticket.id)
-            .order_by(version.version.desc())
-            .limit(1)
-            .correlate(Ticket)
-            .scalar_subquery()
-        )
-        latest_run = (
-            select(attempt.id)
-            .where(attempt.ticket_id == Ticket.id)
-            .order_by(attempt.created_at.desc())
-            .limit(1)
-            .correlate(Ticket)
-            .scalar_subquery()
-        )
-        stmt = (
-            select(Ticket, Resolution, AgentRun)
-            .select_from(Ticket)
-            .outerjoin(Resolution, Resolution.id == latest_resolution)
-            .outerjoin(AgentRun, AgentRun.id == latest_run)
-            .where(Ticket.id == ticket_id)
-        )
-        row = (await self.session.execute(stmt)).one_or_none()
+        result = await self.session.execute(_TICKET_WITH_LATEST, {"ticket_id": ticket_id})
+        row = result.one_or_none()
         return None if row is None else (row[0], row[1], row[2])
 
     def _filtered(self, filters: TicketFilters) -> Select[tuple[Ticket]]:
-        stmt = select(Ticket)
+        stmt = select(Ticket).options(*_NOT_SHOWN)
         if filters.owner_id is not None:
             stmt = stmt.where(Ticket.owner_id == filters.owner_id)
         if filters.status is not None:
