@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, StringConstraints, TypeAdapter, ValidationError
@@ -35,10 +36,16 @@ TicketDescription = _trimmed(1, 10_000)
 CommentBody = _trimmed(1, 5_000)
 
 
+@cache
+def _adapter(kind: Any) -> TypeAdapter[str]:
+    # Built once per kind: building one generates its schema, ~0.5 ms (issue 17).
+    return TypeAdapter(kind)
+
+
 def checked(field: str, kind: Any, value: str) -> str:
     """`value` under `kind`'s rules (trimmed), or a 422 naming the field."""
     try:
-        return TypeAdapter(kind).validate_python(value)
+        return _adapter(kind).validate_python(value)
     except ValidationError as exc:
         reason = exc.errors()[0]["msg"]
         raise InferraError(

@@ -11,6 +11,7 @@ import pytest
 from fastapi_users.jwt import generate_jwt
 from fastapi_users.password import PasswordHelper
 
+from api.auth.backend import VerifiedTokens
 from core.models import Role
 from tests.conftest import PASSWORD, assert_error_shape, login
 
@@ -132,6 +133,32 @@ async def test_refused_tokens_say_why(client: httpx.AsyncClient, settings, make_
         await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {expired}"})
     ).json()["error"]
     assert "expired" in expired_error["message"]
+
+
+def test_a_checked_token_is_kept_until_it_expires_only() -> None:
+    tokens = VerifiedTokens(max_tokens=2)
+    tokens.remember("a", {"sub": "user-a", "exp": 1000})
+    assert tokens.subject("a", now=999.5) == "user-a"
+    assert tokens.subject("a", now=1000) is None  # as PyJWT: expired at exp
+    assert tokens.subject("a", now=10) is None  # and forgotten
+    tokens.remember("no-expiry", {"sub": "x"})
+    tokens.remember("not-before", {"sub": "x", "exp": 1000, "nbf": 900})
+    assert tokens.subject("no-expiry", now=0) is None
+    assert tokens.subject("not-before", now=950) is None
+    for name in ("b", "c", "d"):
+        tokens.remember(name, {"sub": name, "exp": 1000})
+    assert [tokens.subject(name, now=0) for name in ("b", "c", "d")] == [None, "c", "d"]
+
+
+async def test_a_token_checked_once_is_still_refused_when_its_user_is_deactivated(
+    client: httpx.AsyncClient, make_actor, admin
+) -> None:
+    actor = await make_actor(Role.user)
+    for _ in range(2):  # the second time from the checked tokens
+        assert (await client.get("/api/v1/users/me", headers=actor.headers)).status_code == 200
+    deactivated = await client.delete(f"/api/v1/users/{actor.id}", headers=admin.headers)
+    assert deactivated.status_code in (200, 204), deactivated.text
+    assert (await client.get("/api/v1/users/me", headers=actor.headers)).status_code == 401
 
 
 def client_at(app, ip: str) -> httpx.AsyncClient:

@@ -37,6 +37,9 @@ async def test_create_returns_at_once_with_a_queued_run(client, user) -> None:
     detail = (await client.get(f"{T}/{body['ticket']['id']}", headers=user.headers)).json()
     assert detail["latest_run"]["id"] == body["run_id"]
     assert detail["latest_run"]["status"] == "queued" and detail["latest_resolution"] is None
+    # The ticket and its run go in as one statement: the answer is the row as stored.
+    assert {key: detail[key] for key in body["ticket"]} == body["ticket"]
+    assert body["ticket"]["priority"] == "medium" and body["ticket"]["category"] is None
 
 
 async def test_worker_completes_the_run_and_get_shows_the_resolution(

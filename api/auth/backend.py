@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
+import jwt
 import structlog
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from fastapi_users import BaseUserManager, FastAPIUsers, UUIDIDMixin, exceptions, schemas
 from fastapi_users.authentication import AuthenticationBackend, BearerTransport, JWTStrategy
+from fastapi_users.jwt import decode_jwt
 from fastapi_users_db_sqlalchemy import SQLAlchemyUserDatabase
 
 from api.session import SessionDep
@@ -148,9 +152,74 @@ async def get_user_manager(
 bearer_transport = BearerTransport(tokenUrl="/api/v1/auth/login")
 
 
-def get_jwt_strategy(request: Request) -> JWTStrategy:
-    settings: Settings = request.app.state.settings
-    return JWTStrategy(secret=settings.jwt_secret(), lifetime_seconds=settings.jwt_lifetime_seconds)
+class VerifiedTokens:
+    """Tokens whose signature and audience were checked, with their subject and expiry: a token
+    seen again is not decoded again (PyJWT's decode and HMAC are ~5-10 % of a ticket request's
+    CPU; benchmarks/README.md, issue 17). A token is a fixed string, so the check's answer holds
+    until the token expires; only tokens with an expiry and no not-before are kept."""
+
+    def __init__(self, max_tokens: int = 10_000) -> None:
+        self.max_tokens = max_tokens
+        self._tokens: OrderedDict[str, tuple[str, float]] = OrderedDict()
+
+    def subject(self, token: str, now: float | None = None) -> str | None:
+        entry = self._tokens.get(token)
+        if entry is None:
+            return None
+        subject, expires = entry
+        if (time.time() if now is None else now) >= expires:  # as PyJWT: valid while now < exp
+            del self._tokens[token]
+            return None
+        return subject
+
+    def remember(self, token: str, claims: dict[str, Any]) -> None:
+        expires, subject = claims.get("exp"), claims.get("sub")
+        if not isinstance(expires, int | float) or "nbf" in claims or not isinstance(subject, str):
+            return
+        self._tokens[token] = (subject, float(expires))
+        while len(self._tokens) > self.max_tokens:
+            self._tokens.popitem(last=False)
+
+
+class CheckedOnceJWTStrategy(JWTStrategy[User, uuid.UUID]):
+    """fastapi-users' JWT strategy (15.x `read_token`), with each token checked once."""
+
+    def __init__(self, secret: str, lifetime_seconds: int) -> None:
+        super().__init__(secret=secret, lifetime_seconds=lifetime_seconds)
+        self.verified = VerifiedTokens()
+
+    async def read_token(
+        self, token: str | None, user_manager: BaseUserManager[User, uuid.UUID]
+    ) -> User | None:
+        if token is None:
+            return None
+        subject = self.verified.subject(token)
+        if subject is None:
+            try:
+                claims = decode_jwt(
+                    token, self.decode_key, self.token_audience, algorithms=[self.algorithm]
+                )
+            except jwt.PyJWTError:
+                return None
+            subject = claims.get("sub")
+            if subject is None:
+                return None
+            self.verified.remember(token, claims)
+        try:
+            return await user_manager.get(user_manager.parse_id(subject))
+        except (exceptions.UserNotExists, exceptions.InvalidID):
+            return None
+
+
+async def get_jwt_strategy(request: Request) -> JWTStrategy:
+    """One strategy per app (its settings are fixed), so that its checked tokens are kept.
+    async: a plain def dependency would run in the thread pool (api/deps.py)."""
+    strategy = getattr(request.app.state, "jwt_strategy", None)
+    if strategy is None:
+        settings: Settings = request.app.state.settings
+        strategy = CheckedOnceJWTStrategy(settings.jwt_secret(), settings.jwt_lifetime_seconds)
+        request.app.state.jwt_strategy = strategy
+    return strategy
 
 
 auth_backend = AuthenticationBackend(

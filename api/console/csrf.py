@@ -58,11 +58,28 @@ class MultipartNeedsHeader:
         await self.app(scope, receive, send)
 
 
+class ConsoleOnly:
+    """asgi-csrf for /console, the app untouched for every other path. asgi-csrf's own
+    `skip_if_scope` skips the check only: it still parses the cookies, signs a fresh token (16
+    random characters from the system's RNG) and wraps `send` for every API request, a
+    measurable part of a request's CPU (benchmarks/README.md, issue 17)."""
+
+    def __init__(self, app: Any, **options: Any) -> None:
+        self.app = app
+        self.protected = asgi_csrf(app, **options)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and not _not_console(scope):
+            await self.protected(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
 def install_csrf(app: FastAPI, settings: Settings) -> None:
     # Derived from the JWT secret: every server process of one deployment signs alike.
     secret = hashlib.sha256(b"inferra-csrf:" + settings.jwt_secret().encode()).hexdigest()
     app.add_middleware(
-        asgi_csrf,
+        ConsoleOnly,
         signing_secret=secret,
         skip_if_scope=_not_console,
         always_protect={f"{CONSOLE_PREFIX}/login", f"{CONSOLE_PREFIX}/register"},

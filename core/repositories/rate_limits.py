@@ -7,8 +7,9 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,16 +47,8 @@ class RateLimitRepository:
         """Count one hit for key. The row stays locked until the transaction ends, so the hits
         of one key in concurrent transactions are counted one after the other."""
         now, start, retry_after = _window(window_seconds, now)
-        stmt = (
-            insert(RateLimitHit)
-            .values(key=key, window_start=start, hits=1)
-            .on_conflict_do_update(
-                index_elements=[RateLimitHit.key, RateLimitHit.window_start],
-                set_={"hits": RateLimitHit.hits + 1},
-            )
-            .returning(RateLimitHit.hits)
-        )
-        hits = (await self.session.execute(stmt)).scalar_one()
+        result = await self.session.execute(_HIT, {"key": key, "window_start": start})
+        hits = result.scalar_one()
         if hits == 1:  # a new window: the key's expired ones are dead weight
             await self.session.execute(
                 delete(RateLimitHit).where(
@@ -80,17 +73,36 @@ class RateLimitRepository:
         self, owner_id: uuid.UUID, open_statuses: Iterable[TicketStatus]
     ) -> RequesterCounts:
         """The owner's tickets in `open_statuses` and queued runs, in one round trip."""
-        open_tickets = (
-            select(func.count())
-            .select_from(Ticket)
-            .where(Ticket.owner_id == owner_id, Ticket.status.in_(list(open_statuses)))
-            .scalar_subquery()
-        )
-        queued_runs = (
-            select(func.count())
-            .select_from(AgentRun)
-            .where(AgentRun.requested_by == owner_id, AgentRun.status == RunStatus.queued)
-            .scalar_subquery()
-        )
-        row = (await self.session.execute(select(open_tickets, queued_runs))).one()
+        stmt = _requester_counts(tuple(open_statuses))
+        row = (await self.session.execute(stmt, {"owner_id": owner_id})).one()
         return RequesterCounts(open_tickets=row[0], queued_runs=row[1])
+
+
+# Statements built once, not per request (building one costs about what running it does).
+_HIT = (
+    insert(RateLimitHit.__table__)
+    .values(key=bindparam("key"), window_start=bindparam("window_start"), hits=1)
+    .on_conflict_do_update(
+        index_elements=[RateLimitHit.key, RateLimitHit.window_start],
+        set_={"hits": RateLimitHit.hits + 1},
+    )
+    .returning(RateLimitHit.hits)
+)
+
+
+@cache
+def _requester_counts(open_statuses: tuple[TicketStatus, ...]) -> Select[tuple[int, int]]:
+    owner_id = bindparam("owner_id")
+    open_tickets = (
+        select(func.count())
+        .select_from(Ticket)
+        .where(Ticket.owner_id == owner_id, Ticket.status.in_(open_statuses))
+        .scalar_subquery()
+    )
+    queued_runs = (
+        select(func.count())
+        .select_from(AgentRun)
+        .where(AgentRun.requested_by == owner_id, AgentRun.status == RunStatus.queued)
+        .scalar_subquery()
+    )
+    return select(open_tickets, queued_runs)

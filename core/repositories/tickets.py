@@ -6,9 +6,10 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Select, bindparam, func, insert, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, defer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.models import (
     AgentRun,
@@ -36,17 +37,82 @@ class TicketFilters:
     q: str | None = None
 
 
+# Columns no page or response shows, left out of the reads that render tickets: a stored
+# embedding alone is 384 floats sent as text and parsed (~0.1 ms a row). raiseload: code that
+# reads them from such a ticket fails loudly instead of loading them behind our back.
+_NOT_SHOWN = (defer(Ticket.embedding, raiseload=True), defer(Ticket.search_tsv, raiseload=True))
+
+
+def _ticket_with_latest() -> Select[tuple[Ticket, Resolution, AgentRun]]:
+    """Built once (`_TICKET_WITH_LATEST`): its aliased subqueries cost more CPU to build than
+    the query takes to run (~40 % of a `GET /tickets/{id}`, benchmarks/README.md, issue 17)."""
+    version, attempt = aliased(Resolution), aliased(AgentRun)  # inside the subqueries
+    latest_resolution = (
+        select(version.id)
+        .where(version.ticket_id == Ticket.id)
+        .order_by(version.version.desc())
+        .limit(1)
+        .correlate(Ticket)
+        .scalar_subquery()
+    )
+    latest_run = (
+        select(attempt.id)
+        .where(attempt.ticket_id == Ticket.id)
+        .order_by(attempt.created_at.desc())
+        .limit(1)
+        .correlate(Ticket)
+        .scalar_subquery()
+    )
+    return (
+        select(Ticket, Resolution, AgentRun)
+        .select_from(Ticket)
+        .outerjoin(Resolution, Resolution.id == latest_resolution)
+        .outerjoin(AgentRun, AgentRun.id == latest_run)
+        .where(Ticket.id == bindparam("ticket_id"))
+        .options(*_NOT_SHOWN)
+    )
+
+
+_TICKET_WITH_LATEST = _ticket_with_latest()
+_TICKET_READ = [c for c in Ticket.__table__.c if c.key not in ("embedding", "search_tsv")]
+
+
+def _new_row(entity: Any) -> dict[str, Any]:
+    """A new entity's column values, with the columns' Python-side defaults filled in here
+    (SQLAlchemy leaves the outer INSERT's defaults unset when a CTE inserts too); None is a new
+    row's NULL, left out."""
+    given = inspect(entity).dict
+    values = {}
+    for column in entity.__table__.c:
+        value = given.get(column.key)
+        if value is None and column.default is not None and column.default.is_scalar:
+            value = column.default.arg
+        elif value is None and column.default is not None and column.default.is_callable:
+            value = column.default.arg(None)
+        if value is not None:
+            values[column.key] = value
+    return values
+
+
 class TicketRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def add_with_run(self, ticket: Ticket, run: AgentRun) -> None:
-        """A new ticket and its first run (two INSERTs; no relationship() tells the unit of
-        work that the ticket must go first, so two flushes say it)."""
-        self.session.add(ticket)
-        await self.session.flush()
-        self.session.add(run)
-        await self.session.flush()
+        """A new ticket and its first run in one statement (the run's INSERT a CTE of the
+        ticket's: its foreign key is checked at the end of the statement, when both rows
+        exist). Core, not the unit of work: one round trip instead of two flushes. The ticket's
+        server-made columns come back into `ticket`; both objects stay out of the session."""
+        new_run = insert(AgentRun.__table__).values(_new_row(run)).cte("new_run")
+        stmt = (
+            insert(Ticket.__table__)
+            .values(_new_row(ticket))
+            .add_cte(new_run)
+            .returning(*_TICKET_READ)
+        )
+        row = (await self.session.execute(stmt)).one()
+        for key, value in row._mapping.items():
+            set_committed_value(ticket, key, value)
 
     async def get(self, ticket_id: uuid.UUID, *, for_update: bool = False) -> Ticket | None:
         stmt = select(Ticket).where(Ticket.id == ticket_id)
@@ -58,35 +124,12 @@ class TicketRepository:
         self, ticket_id: uuid.UUID
     ) -> tuple[Ticket, Resolution | None, AgentRun | None] | None:
         """The ticket with its latest resolution and latest run, in one query."""
-        version, attempt = aliased(Resolution), aliased(AgentRun)  # inside the subqueries
-        latest_resolution = (
-            select(version.id)
-            .where(version.ticket_id == Ticket.id)
-            .order_by(version.version.desc())
-            .limit(1)
-            .correlate(Ticket)
-            .scalar_subquery()
-        )
-        latest_run = (
-            select(attempt.id)
-            .where(attempt.ticket_id == Ticket.id)
-            .order_by(attempt.created_at.desc())
-            .limit(1)
-            .correlate(Ticket)
-            .scalar_subquery()
-        )
-        stmt = (
-            select(Ticket, Resolution, AgentRun)
-            .select_from(Ticket)
-            .outerjoin(Resolution, Resolution.id == latest_resolution)
-            .outerjoin(AgentRun, AgentRun.id == latest_run)
-            .where(Ticket.id == ticket_id)
-        )
-        row = (await self.session.execute(stmt)).one_or_none()
+        result = await self.session.execute(_TICKET_WITH_LATEST, {"ticket_id": ticket_id})
+        row = result.one_or_none()
         return None if row is None else (row[0], row[1], row[2])
 
     def _filtered(self, filters: TicketFilters) -> Select[tuple[Ticket]]:
-        stmt = select(Ticket)
+        stmt = select(Ticket).options(*_NOT_SHOWN)
         if filters.owner_id is not None:
             stmt = stmt.where(Ticket.owner_id == filters.owner_id)
         if filters.status is not None:
