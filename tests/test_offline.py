@@ -85,9 +85,15 @@ def test_a_handoff_for_distant_evidence_says_so_and_what_to_do() -> None:
     assert "route it to the right team" in reason
 
 
-def test_a_handoff_with_close_evidence_asks_staff_to_check_the_fit() -> None:
+def test_a_handoff_with_a_close_resolved_ticket_asks_staff_to_check_the_fit() -> None:
+    reason = low_confidence_reason(_state(0.45, 0.3), REASON_SETTINGS)
+    assert "closest resolved ticket: 0.45" in reason and "check the draft's steps" in reason
+
+
+def test_a_handoff_with_only_a_close_kb_section_says_it_may_only_share_the_topic() -> None:
     reason = low_confidence_reason(_state(0.3, 0.66), REASON_SETTINGS)
-    assert "closest KB section: 0.66" in reason and "check the draft's steps" in reason
+    assert "closest KB section: 0.66" in reason
+    assert "never resolved a request like this" in reason and "route it" in reason
 
 
 def test_a_draft_without_a_fix_is_handed_off_saying_what_staff_should_do() -> None:
