@@ -170,3 +170,11 @@ def test_a_classifier_sure_of_its_category_raises_the_confidence() -> None:
 def test_sureness(title, category, neighbours, agree, margin) -> None:
     sure = sureness(title, "", category, neighbours)
     assert sure.keywords_agree is agree and sure.margin == pytest.approx(margin)
+
+
+def test_the_draft_quotes_close_evidence_in_retrieval_order() -> None:
+    tickets = [{**POISONED, "id": f"5a0c6f4e-0000-4000-8000-00000000000{i}"} for i in (1, 2, 3, 4)]
+    closeness = dict(zip((t["id"] for t in tickets), (0.5, 0.3, 0.9, 0.6), strict=True))
+    draft = resolve(collect({"ticket": {}, "similar_tickets": tickets}), closeness)
+    assert draft.sources == ["T1", "T3"]  # T2 is too far; T4 is closer than T1 but ranked lower
+    assert draft.confidence == 0.95  # the nearest one decides
