@@ -343,12 +343,12 @@ def sureness(
     return Sureness(keywords[top] > 0 and top.value == category, shares[0] - shares[1])
 
 
-def _confidence(similarity: float) -> float:
+def confidence(similarity: float) -> float:
     # MiniLM cosine: ~0.35 is loosely related, ~0.8 the same problem.
     return round(min(0.95, max(0.05, (similarity - 0.25) * 1.6)), 2)
 
 
-def _closeness(pairs: list[tuple[float, Evidence]]) -> float:
+def nearest_similarity(pairs: list[tuple[float, Evidence]]) -> float:
     """The nearest resolved ticket's similarity; the nearest KB section's only where no resolved
     ticket was retrieved at all (a new installation with a KB and no history)."""
     tickets = [s for s, e in pairs if e["type"] == "ticket"]
@@ -366,7 +366,7 @@ def resolve(
     tuned for it (reference-point coverage v1 0.782 vs 0.779, v2 0.691 vs 0.677)."""
     candidates = [e for e in evidence if e["type"] in ("ticket", "doc") and e["id"] in similarities]
     sims = [similarities[e["id"]] for e in candidates]
-    closeness = _closeness(list(zip(sims, candidates, strict=True)))
+    closeness = nearest_similarity(list(zip(sims, candidates, strict=True)))
     relevant = [(s, e) for s, e in zip(sims, candidates, strict=True) if s >= MIN_SIMILARITY]
     if not relevant:
         return DraftResolution(
@@ -407,5 +407,5 @@ def resolve(
         diagnoses=diagnoses[:8],
         solutions=solutions[:6],
         sources=[e["label"] for _, e in tickets + docs],
-        confidence=_confidence(closeness + classified.bonus),
+        confidence=confidence(closeness + classified.bonus),
     )
