@@ -1,9 +1,9 @@
 """The offline resolver: real, deterministic logic used when no chat model is configured.
 
 It never invents: classification comes from labelled evidence (the categories of the nearest
-resolved tickets, with keyword rules), and the resolution is extracted
-from the retrieved resolved tickets and KB chunks, with a confidence computed from how similar
-that evidence is to the ticket (cosine similarity of the embeddings).
+resolved tickets, with keyword rules), and the resolution is extracted from the retrieved resolved
+tickets and KB chunks. Its confidence: how close (cosine of the stored embeddings) the nearest
+resolved ticket is to the ticket, plus a little when the classifier is sure of the category.
 """
 
 from __future__ import annotations
