@@ -7,7 +7,7 @@ import pytest
 
 from agent.evidence import collect
 from agent.handoff_policy import low_confidence_reason, no_solution_reason
-from agent.offline import classify, resolve
+from agent.offline import Sureness, classify, resolve, sureness
 from core.settings import Settings
 
 
@@ -85,22 +85,21 @@ def test_a_handoff_for_distant_evidence_says_so_and_what_to_do() -> None:
     assert "route it to the right team" in reason
 
 
-def test_a_handoff_with_close_evidence_asks_staff_to_check_the_fit() -> None:
+def test_a_handoff_with_a_close_resolved_ticket_asks_staff_to_check_the_fit() -> None:
+    reason = low_confidence_reason(_state(0.45, 0.3), REASON_SETTINGS)
+    assert "closest resolved ticket: 0.45" in reason and "check the draft's steps" in reason
+
+
+def test_a_handoff_with_only_a_close_kb_section_says_it_may_only_share_the_topic() -> None:
     reason = low_confidence_reason(_state(0.3, 0.66), REASON_SETTINGS)
-    assert "closest KB section: 0.66" in reason and "check the draft's steps" in reason
+    assert "closest KB section: 0.66" in reason
+    assert "never resolved a request like this" in reason and "route it" in reason
 
 
 def test_a_draft_without_a_fix_is_handed_off_saying_what_staff_should_do() -> None:
     reason = no_solution_reason(_state(None, 0.2), REASON_SETTINGS)
     assert reason.startswith("The draft proposes no fix (closest resolved ticket: none found")
     assert "route it to the right team" in reason
-
-
-class SameVector:
-    """Every text embeds to the same unit vector: all evidence is maximally similar."""
-
-    async def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return [[1.0, 0.0] for _ in texts]
 
 
 POISONED = {
@@ -113,9 +112,9 @@ POISONED = {
 }
 
 
-async def test_a_tickets_text_does_not_change_how_its_evidence_is_read() -> None:
+def test_a_tickets_text_does_not_change_how_its_evidence_is_read() -> None:
     state = {"ticket": {}, "similar_tickets": [POISONED]}
-    draft = await resolve("VPN keeps dropping", collect(state), SameVector())
+    draft = resolve(collect(state), {POISONED["id"]: 1.0})
 
     [solution] = draft.solutions
     assert solution.steps == ["Open Company Portal", "Install GlobalProtect 6.2"]
@@ -126,11 +125,56 @@ async def test_a_tickets_text_does_not_change_how_its_evidence_is_read() -> None
     assert draft.sources == ["T1"]
 
 
-async def test_a_ticket_without_steps_falls_back_to_its_summary() -> None:
+def test_a_ticket_without_steps_falls_back_to_its_summary() -> None:
     ticket = {
         **POISONED,
         "solution_steps": [" "],
         "resolution_summary": "Reinstalled the client. Then the tunnel stayed up.",
     }
-    draft = await resolve("VPN", collect({"ticket": {}, "similar_tickets": [ticket]}), SameVector())
+    draft = resolve(collect({"ticket": {}, "similar_tickets": [ticket]}), {ticket["id"]: 1.0})
     assert draft.solutions[0].steps == ["Reinstalled the client.", "Then the tunnel stayed up."]
+
+
+CHUNK = {"id": "c1", "filename": "vpn.md", "heading_path": "VPN", "page": None, "text": "t"}
+
+
+def test_the_confidence_rests_on_the_nearest_resolved_ticket_not_a_close_kb_section() -> None:
+    # A KB about the organisation is close to its requests outside IT too (README: evals).
+    state = {"ticket": {}, "similar_tickets": [POISONED], "doc_chunks": [{**CHUNK, "score": 0.1}]}
+    draft = resolve(collect(state), {POISONED["id"]: 0.4, "c1": 0.7})
+    assert draft.confidence == 0.24  # (0.4 - 0.25) * 1.6, below AGENT_HANDOFF_CONFIDENCE
+    assert draft.sources == ["T1", "D1"]  # the KB section is still quoted
+
+
+def test_without_any_resolved_ticket_the_kb_section_decides() -> None:
+    draft = resolve(collect({"ticket": {}, "doc_chunks": [{**CHUNK, "score": 0.1}]}), {"c1": 0.7})
+    assert draft.confidence == 0.72
+
+
+def test_a_classifier_sure_of_its_category_raises_the_confidence() -> None:
+    state = {"ticket": {}, "similar_tickets": [POISONED]}
+    sure = sureness("VPN drops", "GlobalProtect disconnects", "network_vpn", [("network_vpn", 0.6)])
+    assert sure == Sureness(keywords_agree=True, margin=1.0)
+    assert resolve(collect(state), {POISONED["id"]: 0.4}, sure).confidence == 0.38  # 0.4 + 0.09
+
+
+@pytest.mark.parametrize(
+    ("title", "category", "neighbours", "agree", "margin"),
+    [
+        ("VPN drops", "email", [("network_vpn", 0.6)], False, 1.0),  # the words say otherwise
+        ("Bedside TV card invalid", "hardware", [("hardware", 0.4)], False, 1.0),  # no IT words
+        ("VPN drops", "network_vpn", [("network_vpn", 0.5), ("email", 0.5)], True, 0.0),  # split
+        ("VPN drops", "network_vpn", [], True, 0.0),
+    ],
+)
+def test_sureness(title, category, neighbours, agree, margin) -> None:
+    sure = sureness(title, "", category, neighbours)
+    assert sure.keywords_agree is agree and sure.margin == pytest.approx(margin)
+
+
+def test_the_draft_quotes_close_evidence_in_retrieval_order() -> None:
+    tickets = [{**POISONED, "id": f"5a0c6f4e-0000-4000-8000-00000000000{i}"} for i in (1, 2, 3, 4)]
+    closeness = dict(zip((t["id"] for t in tickets), (0.5, 0.3, 0.9, 0.6), strict=True))
+    draft = resolve(collect({"ticket": {}, "similar_tickets": tickets}), closeness)
+    assert draft.sources == ["T1", "T3"]  # T2 is too far; T4 is closer than T1 but ranked lower
+    assert draft.confidence == 0.95  # the nearest one decides
