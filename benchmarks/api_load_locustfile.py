@@ -1,8 +1,9 @@
 """Locust users for benchmarks.api_load, which runs locust with this file (not a benchmark itself).
 
 HealthUser hits the bare endpoint; TicketsUser files, lists and reads tickets with a bearer token
-taken round-robin from --tokens-file (a JSON list written by api_load). No wait between requests:
-each user is a closed loop, so the server's throughput is what limits the rate.
+taken round-robin from --tokens-file (a JSON list written by api_load); PostFloodUser only files
+tickets (memory_flood). No wait between requests: each user is a closed loop, so the server's
+throughput is what limits the rate.
 """
 
 from __future__ import annotations
@@ -45,16 +46,18 @@ class HealthUser(FastHttpUser):
         self.client.get("/healthz", name="GET /healthz")
 
 
-class TicketsUser(FastHttpUser):
+class _Requester(FastHttpUser):
+    """A requester's bearer token and the tickets it files (its subclasses pick the tasks)."""
+
+    abstract = True
     wait_time = constant(0)
 
     def on_start(self) -> None:
-        assert _tokens is not None, "TicketsUser needs --tokens-file"
+        assert _tokens is not None, "a requester needs --tokens-file"
         self.headers = {"Authorization": f"Bearer {next(_tokens)}"}
         self.problems = itertools.cycle(PROBLEMS)
         self.last_ticket: str | None = None
 
-    @task
     def file_ticket(self) -> None:
         title, description = next(self.problems)
         response = self.client.post(
@@ -65,6 +68,12 @@ class TicketsUser(FastHttpUser):
         )
         if response.status_code == 201:
             self.last_ticket = response.json()["ticket"]["id"]
+
+
+class TicketsUser(_Requester):
+    @task
+    def file(self) -> None:
+        self.file_ticket()
 
     @task
     def read_ticket(self) -> None:
@@ -79,3 +88,11 @@ class TicketsUser(FastHttpUser):
     @task
     def list_tickets(self) -> None:
         self.client.get("/api/v1/tickets", headers=self.headers, name="GET /api/v1/tickets")
+
+
+class PostFloodUser(_Requester):
+    """Files tickets and nothing else: every request queues an agent run."""
+
+    @task
+    def file(self) -> None:
+        self.file_ticket()
