@@ -1,14 +1,16 @@
 """Locust users for benchmarks.api_load, which runs locust with this file (not a benchmark itself).
 
 HealthUser hits the bare endpoint; TicketsUser files, lists and reads tickets with a bearer token
-taken round-robin from --tokens-file (a JSON list written by api_load). No wait between requests:
-each user is a closed loop, so the server's throughput is what limits the rate.
+taken round-robin from --tokens-file (a JSON list written by api_load); PostFloodUser only files
+tickets (memory_flood). No wait between requests: each user is a closed loop, so the server's
+throughput is what limits the rate.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import random
 from pathlib import Path
 
 from locust import FastHttpUser, constant, events, task
@@ -45,16 +47,18 @@ class HealthUser(FastHttpUser):
         self.client.get("/healthz", name="GET /healthz")
 
 
-class TicketsUser(FastHttpUser):
+class _Requester(FastHttpUser):
+    """A requester's bearer token and the tickets it files (its subclasses pick the tasks)."""
+
+    abstract = True
     wait_time = constant(0)
 
     def on_start(self) -> None:
-        assert _tokens is not None, "TicketsUser needs --tokens-file"
+        assert _tokens is not None, "a requester needs --tokens-file"
         self.headers = {"Authorization": f"Bearer {next(_tokens)}"}
         self.problems = itertools.cycle(PROBLEMS)
         self.last_ticket: str | None = None
 
-    @task
     def file_ticket(self) -> None:
         title, description = next(self.problems)
         response = self.client.post(
@@ -65,6 +69,12 @@ class TicketsUser(FastHttpUser):
         )
         if response.status_code == 201:
             self.last_ticket = response.json()["ticket"]["id"]
+
+
+class TicketsUser(_Requester):
+    @task
+    def file(self) -> None:
+        self.file_ticket()
 
     @task
     def read_ticket(self) -> None:
@@ -79,3 +89,19 @@ class TicketsUser(FastHttpUser):
     @task
     def list_tickets(self) -> None:
         self.client.get("/api/v1/tickets", headers=self.headers, name="GET /api/v1/tickets")
+
+
+class PostFloodUser(_Requester):
+    """Files tickets and nothing else: every request queues an agent run. Descriptions of 1 to
+    40 sentences, as real tickets vary: the embedding model meets texts of every length."""
+
+    @task
+    def file(self) -> None:
+        title, description = next(self.problems)
+        sentences = random.randint(1, 40)
+        self.client.post(
+            "/api/v1/tickets",
+            json={"title": title, "description": " ".join([description] * sentences)},
+            headers=self.headers,
+            name="POST /api/v1/tickets",
+        )
