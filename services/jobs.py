@@ -20,6 +20,7 @@ RUN_TASK = "inferra.run_agent"
 INGEST_TASK = "inferra.ingest_document"
 SWEEP_TASK = "inferra.retry_stalled_jobs"
 SEARCH_STATS_TASK = "inferra.refresh_search_stats"
+MAINTENANCE_TASKS = (SWEEP_TASK, SEARCH_STATS_TASK)  # periodic: not counted as work done
 RUNS_QUEUE = "runs"
 DOCUMENTS_QUEUE = "documents"
 MAINTENANCE_PRIORITY = 1_000_000  # before any run, however long the queue

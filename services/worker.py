@@ -144,4 +144,4 @@ async def drain(runtime: Runtime) -> int:
 
 async def _finished_jobs(runtime: Runtime) -> int:
     async with runtime.sessionmaker() as session:
-        return await JobRepository(session).finished_count(excluding_task=jobs.SWEEP_TASK)
+        return await JobRepository(session).finished_count(excluding_tasks=jobs.MAINTENANCE_TASKS)
