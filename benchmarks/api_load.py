@@ -45,7 +45,14 @@ from pathlib import Path
 import httpx
 
 from benchmarks.figures import machine
-from benchmarks.serve import REPO, Server, cpu_seconds, inferra_serve, inferra_worker
+from benchmarks.serve import (
+    REPO,
+    Server,
+    add_load_options,
+    cpu_seconds,
+    inferra_serve,
+    inferra_worker,
+)
 
 LOCUST = Path(sys.executable).parent / "locust"
 LOCUSTFILE = REPO / "benchmarks" / "api_load_locustfile.py"
@@ -279,18 +286,5 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=60, help="seconds of tickets load")
     parser.add_argument("--bare-duration", type=int, default=20, help="seconds of /healthz load")
-    parser.add_argument("--users", type=int, default=16, help="concurrent locust users")
-    parser.add_argument("--accounts", type=int, default=4, help="registered users (tokens)")
-    parser.add_argument("--warmup-timeout", type=float, default=180.0)
-    parser.add_argument(
-        "--separate-worker",
-        action="store_true",
-        help="serve without its in-process worker, and run `inferra worker` in its own process",
-    )
-    parser.add_argument(
-        "--worker",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="keep serve's in-process run worker (default); --no-worker shows what it costs",
-    )
+    add_load_options(parser)
     main(parser.parse_args())

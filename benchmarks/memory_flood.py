@@ -38,7 +38,7 @@ import psutil
 
 from benchmarks.api_load import login_accounts, run_phase, ticket_counts, warm_up
 from benchmarks.figures import machine
-from benchmarks.serve import Server, inferra_serve, inferra_worker
+from benchmarks.serve import Server, add_load_options, inferra_serve, inferra_worker
 
 MB = 2**20
 
@@ -163,19 +163,6 @@ if __name__ == "__main__":
     parser.add_argument("--duration", type=int, default=60, help="seconds of POST flood")
     parser.add_argument("--idle", type=float, default=5.0, help="seconds sampled before it")
     parser.add_argument("--tail", type=float, default=30.0, help="seconds sampled after it")
-    parser.add_argument("--users", type=int, default=16, help="concurrent locust users")
-    parser.add_argument("--accounts", type=int, default=4, help="registered users (tokens)")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between samples")
-    parser.add_argument("--warmup-timeout", type=float, default=180.0)
-    parser.add_argument(
-        "--separate-worker",
-        action="store_true",
-        help="serve without its in-process worker, and run `inferra worker` in its own process",
-    )
-    parser.add_argument(
-        "--worker",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="keep serve's in-process run worker (default)",
-    )
+    add_load_options(parser)
     main(parser.parse_args())

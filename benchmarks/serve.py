@@ -5,6 +5,7 @@ its lifespan shuts down and the embedded Postgres stops with it.
 
 from __future__ import annotations
 
+import argparse
 import os
 import random
 import signal
@@ -28,6 +29,24 @@ REPO = Path(__file__).resolve().parents[1]
 # working tree's packages come first on sys.path whatever the editable install maps.
 INFERRA = [sys.executable, "-m", "inferra"]
 PORTS = range(18000, 19000)  # the range the benchmarks may use, on 127.0.0.1 only
+
+
+def add_load_options(parser: argparse.ArgumentParser) -> None:
+    """The options of the benchmarks that load a real `inferra serve` with locust users."""
+    parser.add_argument("--users", type=int, default=16, help="concurrent locust users")
+    parser.add_argument("--accounts", type=int, default=4, help="registered users (tokens)")
+    parser.add_argument("--warmup-timeout", type=float, default=180.0)
+    parser.add_argument(
+        "--separate-worker",
+        action="store_true",
+        help="serve without its in-process worker, and run `inferra worker` in its own process",
+    )
+    parser.add_argument(
+        "--worker",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="keep serve's in-process run worker (default); --no-worker shows what it costs",
+    )
 
 
 def free_port() -> int:
