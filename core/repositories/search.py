@@ -241,8 +241,12 @@ class SearchStatsRepository:
         self.session = session
 
     async def refresh(self, corpus: str) -> int:
-        """Recompute a corpus's statistics; returns its row count."""
+        """Recompute a corpus's statistics; returns its row count. One refresh at a time (the
+        worker's periodic task and a CLI load could meet): the second waits, then redoes it."""
         table, rows_sql = CORPORA[corpus]
+        await self.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext('inferra_search_stats'), 0)")
+        )
         await self.session.execute(
             text("DELETE FROM search_term_stats WHERE corpus = :c"), {"c": corpus}
         )
