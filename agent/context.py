@@ -38,7 +38,9 @@ def create_web_search(settings: Settings) -> WebSearch:
     if not settings.web_search_enabled:
         return DisabledWebSearch()
     return DdgsWebSearch(
-        timeout=settings.web_search_timeout_seconds, max_results=settings.web_search_max_results
+        timeout=settings.web_search_timeout_seconds,
+        max_results=settings.web_search_max_results,
+        cooldown=settings.web_search_cooldown_seconds,
     )
 
 

@@ -7,8 +7,9 @@ embedded Postgres with the demo data, all opened by services.runtime.open_runtim
 "sync"` as in production. The Postgres side is the runtime's own graph (its checkpointer and
 pool); the in-memory side is the same graph built on an InMemorySaver. Tickets are filed through
 services.tickets.create (their jobs stay queued: no worker runs) and each run is executed
-directly, so that only the graph is timed. Prints ms per run and per step for each saver, and
-the difference.
+directly, so that only the graph is timed. Side by side: after 5 untimed runs per saver, each
+ticket goes through every saver in turn (a saver timed first would pay the warm-up alone).
+Prints ms per run and per step for each saver, and the difference.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from services import tickets
 from services.runtime import Runtime, open_runtime
 from tests.fakes import OfflineWebSearch, ScriptedChatModel, classification, resolution
 
+WARM_UP = 5  # runs per saver before the clock: the model's first shapes, the first plans
+
 
 def stats(values: list[float]) -> str:
     ordered = sorted(values)
@@ -42,34 +45,32 @@ def stats(values: list[float]) -> str:
     return f"mean {mean:7.1f} ms  p50 {p50:7.1f}  p95 {p95:7.1f}"
 
 
-async def timed_runs(
-    graph, runtime: Runtime, owner, n: int, durability: str = "sync"
-) -> tuple[list[float], dict]:
-    per_run: list[float] = []
-    per_node: dict[str, list[float]] = defaultdict(list)
-    for i in range(n):
-        async with runtime.sessionmaker.begin() as session:
-            ticket, run = await tickets.create(
-                session=session,
-                runtime=runtime,
-                owner=owner,
-                title=f"VPN drops {i}",
-                description="GlobalProtect disconnects",
+async def timed_run(
+    graph, runtime: Runtime, owner, title: str, durability: str, per_node: dict[str, list[float]]
+) -> float:
+    """One ticket's run through `graph`, in ms; its steps' times are added to `per_node`."""
+    async with runtime.sessionmaker.begin() as session:
+        ticket, run = await tickets.create(
+            session=session,
+            runtime=runtime,
+            owner=owner,
+            title=title,
+            description="GlobalProtect disconnects",
+        )
+    run_id = run.id  # stays "queued" in agent_runs: no worker runs in this process
+    started = time.perf_counter()
+    await execute(graph, runtime.agent, run_id, ticket_input(ticket), durability=durability)
+    elapsed = (time.perf_counter() - started) * 1000
+    history = [s async for s in graph.aget_state_history(thread_config(run_id))]
+    history.reverse()
+    for before, after in itertools.pairwise(history):
+        name = "+".join(sorted(t.name for t in before.tasks))
+        if name != "__start__":
+            delta = datetime.fromisoformat(after.created_at) - datetime.fromisoformat(
+                before.created_at
             )
-        run_id = run.id  # stays "queued" in agent_runs: no worker runs in this process
-        started = time.perf_counter()
-        await execute(graph, runtime.agent, run_id, ticket_input(ticket), durability=durability)
-        per_run.append((time.perf_counter() - started) * 1000)
-        history = [s async for s in graph.aget_state_history(thread_config(run_id))]
-        history.reverse()
-        for before, after in itertools.pairwise(history):
-            name = "+".join(sorted(t.name for t in before.tasks))
-            if name != "__start__":
-                delta = datetime.fromisoformat(after.created_at) - datetime.fromisoformat(
-                    before.created_at
-                )
-                per_node[name].append(delta.total_seconds() * 1000)
-    return per_run, per_node
+            per_node[name].append(delta.total_seconds() * 1000)
+    return elapsed
 
 
 async def main(n: int, modes: list[str]) -> None:
@@ -86,11 +87,24 @@ async def main(n: int, modes: list[str]) -> None:
         async with runtime.sessionmaker() as session:
             owner = await UserRepository(session).get_by_email("alice@demo.inferra.dev")
         assert owner is not None and owner.role is Role.user
-        results = {}
         memory_graph = build_graph(InMemorySaver())  # the comparison: same graph, no Postgres
-        results["in-memory"] = await timed_runs(memory_graph, runtime, owner, n)
-        for mode in modes:  # LangGraph's durability modes, on the runtime's Postgres saver
-            results[f"postgres {mode}"] = await timed_runs(runtime.graph, runtime, owner, n, mode)
+        # LangGraph's durability modes, on the runtime's Postgres saver
+        savers = {"in-memory": (memory_graph, "sync")} | {
+            f"postgres {mode}": (runtime.graph, mode) for mode in modes
+        }
+        results: dict[str, tuple[list[float], dict[str, list[float]]]] = {
+            name: ([], defaultdict(list)) for name in savers
+        }
+        for i in range(-WARM_UP, n):  # side by side: each run goes through every saver in turn
+            for k, (name, (graph, durability)) in enumerate(savers.items()):
+                per_run, per_node = results[name]
+                # Titles differ between savers: a repeated query would skip its embedding.
+                title = f"VPN drops {i}.{k}"
+                elapsed = await timed_run(graph, runtime, owner, title, durability, per_node)
+                if i < 0:
+                    per_node.clear()
+                else:
+                    per_run.append(elapsed)
     print(f"data dir (left for inspection): {settings.data_dir}")
     for name, (per_run, per_node) in results.items():
         print(f"\n{name} saver, {n} runs: per run {stats(per_run)}")

@@ -74,13 +74,17 @@ class Settings(BaseSettings):
     nomic_model: str = "nomic-embed-text-v1.5"
     langsmith_api_key: SecretStr | None = None
     # The local embedding model's arithmetic: bf16 autocast is ~2.5x faster with the same
-    # embeddings (cosine to fp32 >= 0.9999) where the CPU has AMX or AVX512-BF16, and slower
-    # than fp32 where it does not; "auto" picks bf16 only on such a CPU (detected at start-up).
+    # embeddings (cosine to fp32 >= 0.9999) where the CPU has AMX, and slower than fp32 where
+    # it does not (AVX512-BF16 alone included); "auto" picks bf16 only with AMX (detected at
+    # start-up).
     embedding_precision: EmbeddingPrecision = EmbeddingPrecision.auto
     provider_timeout_seconds: float = Field(default=30.0, gt=0)
     web_search_enabled: bool = True
     web_search_timeout_seconds: float = Field(default=4.0, gt=0)
     web_search_max_results: int = Field(default=5, ge=1, le=20)
+    # After a failed search, runs skip the web for this long (recorded as a skip) instead of
+    # each paying a failed connection: a server without internet stays fast.
+    web_search_cooldown_seconds: float = Field(default=60.0, ge=0)
 
     # Retrieval: hybrid = weighted reciprocal-rank fusion of pgvector kNN and full-text.
     retrieval_mode: RetrievalMode = RetrievalMode.hybrid

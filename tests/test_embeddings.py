@@ -3,17 +3,25 @@ same embeddings as fp32 when it does."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from core.providers.embeddings import (
     LocalEmbedder,
-    bf16_supported,
+    batches_of_few_shapes,
+    bf16_is_faster,
     create_embedder,
     resolve_precision,
 )
 from core.settings import EmbeddingPrecision, Settings
+
+REPO = Path(__file__).resolve().parents[1]
+# What sentence-transformers 6.2 (the model's own runner) produced for these texts in fp32.
+REFERENCE = json.loads((REPO / "tests" / "data" / "minilm_reference.json").read_text())
 
 TEXTS = [
     "VPN disconnects every 10 minutes on GlobalProtect after the last update",
@@ -31,18 +39,18 @@ def _cpuinfo(tmp_path: Path, flags: str) -> Path:
     return path
 
 
-def test_bf16_needs_amx_or_avx512_bf16(tmp_path: Path) -> None:
-    assert bf16_supported(_cpuinfo(tmp_path, "avx512f amx_bf16 amx_tile"))
-    assert bf16_supported(_cpuinfo(tmp_path, "avx512f avx512_bf16"))
-    assert not bf16_supported(_cpuinfo(tmp_path, "avx512f avx512bw"))
-    assert not bf16_supported(tmp_path / "missing")
+def test_bf16_is_chosen_only_with_amx(tmp_path: Path) -> None:
+    assert bf16_is_faster(_cpuinfo(tmp_path, "avx512f amx_bf16 amx_tile"))
+    assert not bf16_is_faster(_cpuinfo(tmp_path, "avx512f avx512_bf16"))  # measured slower
+    assert not bf16_is_faster(_cpuinfo(tmp_path, "avx512f avx512bw"))
+    assert not bf16_is_faster(tmp_path / "missing")
 
 
 def test_an_explicit_precision_wins_over_detection() -> None:
     assert resolve_precision(EmbeddingPrecision.fp32) is EmbeddingPrecision.fp32
     assert resolve_precision(EmbeddingPrecision.bf16) is EmbeddingPrecision.bf16
     auto = resolve_precision(EmbeddingPrecision.auto)
-    assert auto is (EmbeddingPrecision.bf16 if bf16_supported() else EmbeddingPrecision.fp32)
+    assert auto is (EmbeddingPrecision.bf16 if bf16_is_faster() else EmbeddingPrecision.fp32)
 
 
 def test_the_setting_chooses_the_model() -> None:
@@ -53,7 +61,6 @@ def test_the_setting_chooses_the_model() -> None:
     assert create_embedder(settings) is embedder  # one model per process and precision
 
 
-@pytest.mark.skipif(not bf16_supported(), reason="the CPU has neither AMX nor AVX512-BF16")
 async def test_bf16_embeddings_match_fp32() -> None:
     fp32 = await LocalEmbedder(EmbeddingPrecision.fp32).embed_documents(TEXTS)
     bf16 = await LocalEmbedder(EmbeddingPrecision.bf16).embed_documents(TEXTS)
@@ -61,3 +68,41 @@ async def test_bf16_embeddings_match_fp32() -> None:
         assert len(b) == len(a)
         cosine = sum(x * y for x, y in zip(a, b, strict=True))  # both are unit vectors
         assert cosine >= 0.9999
+
+
+@pytest.mark.parametrize("precision", [EmbeddingPrecision.fp32, EmbeddingPrecision.bf16])
+async def test_the_local_model_embeds_as_sentence_transformers_does(
+    precision: EmbeddingPrecision,
+) -> None:
+    """The model runs through transformers; sentence-transformers' vectors are the reference,
+    a long text (past the model's 256 word-pieces) and a one-word one included. In bf16 the
+    batches (power-of-two sizes, padded to 32 word-pieces) round differently: same direction."""
+    ours = await LocalEmbedder(precision).embed_documents(REFERENCE["texts"])
+    for expected, vector in zip(REFERENCE["vectors"], ours, strict=True):
+        if precision is EmbeddingPrecision.bf16:
+            assert sum(x * y for x, y in zip(expected, vector, strict=True)) >= 0.9999
+        else:
+            assert vector == pytest.approx(expected, abs=1e-5)
+
+
+def test_batches_take_few_shapes() -> None:
+    sizes = [len(batch) for batch in batches_of_few_shapes(list(range(11)), largest=32)]
+    assert sizes == [8, 2, 1]
+    sizes = [len(batch) for batch in batches_of_few_shapes(list(range(75)), largest=48)]
+    assert sizes == [32, 32, 8, 2, 1]
+    assert [len(b) for b in batches_of_few_shapes([], largest=32)] == []
+
+
+def test_serving_the_local_model_imports_no_data_science_stack() -> None:
+    """sentence-transformers, scikit-learn, pandas and pyarrow cost every process ~150 MB."""
+    script = (
+        "import asyncio, sys\n"
+        "from core.providers.embeddings import LocalEmbedder\n"
+        "asyncio.run(LocalEmbedder().embed_query('VPN drops'))\n"
+        "heavy = {'sentence_transformers', 'sklearn', 'pandas', 'pyarrow'}\n"
+        "print(sorted(heavy & sys.modules.keys()))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -8,6 +8,8 @@ import pytest
 from agent.evidence import collect
 from agent.handoff_policy import low_confidence_reason, no_solution_reason
 from agent.offline import Sureness, classify, resolve, sureness
+from core.providers import ProviderUnavailable
+from core.providers.web_search import DdgsWebSearch
 from core.settings import Settings
 
 
@@ -178,3 +180,25 @@ def test_the_draft_quotes_close_evidence_in_retrieval_order() -> None:
     draft = resolve(collect({"ticket": {}, "similar_tickets": tickets}), closeness)
     assert draft.sources == ["T1", "T3"]  # T2 is too far; T4 is closer than T1 but ranked lower
     assert draft.confidence == 0.95  # the nearest one decides
+
+
+async def test_a_failed_web_search_is_not_retried_during_its_cooldown(monkeypatch) -> None:
+    """A server without internet pays one failed connection, not one per run."""
+    web = DdgsWebSearch(timeout=1, max_results=3, cooldown=60)
+    calls: list[str] = []
+
+    def unreachable(query: str) -> list:
+        calls.append(query)
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(web, "_search", unreachable)
+    with pytest.raises(ProviderUnavailable, match="unavailable: OSError"):
+        await web.search("vpn client reset")
+    with pytest.raises(ProviderUnavailable, match="skipped: it failed 0 s ago"):
+        await web.search("outlook password")
+    assert calls == ["vpn client reset"]
+
+    web.cooldown = 0  # the cooldown is over: the next run tries again, and a success resets it
+    monkeypatch.setattr(web, "_search", lambda query: calls.append(query) or [])
+    assert await web.search("printer queue") == []
+    assert calls == ["vpn client reset", "printer queue"]

