@@ -2,8 +2,10 @@
 
 Candidates come from pgvector kNN and Postgres full-text (core.repositories.search); they are
 fused with weighted reciprocal rank fusion: score = sum_i w_i / (k + rank_i). The weights and the
-mode are settings, tuned on the evals dataset. Each hit keeps its cosine similarity to the query
-(when the vector search found it): the offline classifier and handoff are calibrated on it.
+mode are settings, tuned on the evals dataset. Knowledge-base chunks are then capped per document
+(one by default), so that one runbook's sections do not fill the evidence. Each hit keeps its
+cosine similarity to the query (when the vector search found it): the offline classifier and
+handoff are calibrated on it.
 """
 
 from __future__ import annotations
@@ -207,23 +209,32 @@ class Retriever:
             ),
             query,
             mode or self.settings.retrieval_mode,
+            top_k=self.settings.retrieval_candidates,
         )
         if not hits:
             return []
+        # The columns a hit shows, not the whole row: parsing 30 embeddings costs milliseconds.
         rows = await session.execute(
-            select(DocumentChunk, Document.filename)
+            select(
+                DocumentChunk.id,
+                DocumentChunk.document_id,
+                Document.filename,
+                DocumentChunk.heading_path,
+                DocumentChunk.page,
+                DocumentChunk.text,
+            )
             .join(Document, Document.id == DocumentChunk.document_id)
             .where(DocumentChunk.id.in_([h.id for h in hits]))
         )
-        by_id = {c.id: (c, filename) for c, filename in rows}
-        return [
+        by_id = {row.id: row for row in rows}
+        chunks = [
             DocChunkHit(
                 id=h.id,
-                document_id=by_id[h.id][0].document_id,
-                filename=by_id[h.id][1],
-                heading_path=by_id[h.id][0].heading_path,
-                page=by_id[h.id][0].page,
-                text=by_id[h.id][0].text,
+                document_id=by_id[h.id].document_id,
+                filename=by_id[h.id].filename,
+                heading_path=by_id[h.id].heading_path,
+                page=by_id[h.id].page,
+                text=by_id[h.id].text,
                 score=h.score,
                 vector_rank=h.vector_rank,
                 fulltext_rank=h.fulltext_rank,
@@ -232,6 +243,24 @@ class Retriever:
             for h in hits
             if h.id in by_id
         ]
+        return per_document(
+            chunks, self.settings.retrieval_chunks_per_document, self.settings.retrieval_top_k
+        )
+
+
+def per_document(chunks: Sequence[DocChunkHit], limit: int, top_k: int) -> list[DocChunkHit]:
+    """The best-ranked chunks, at most `limit` of each document, `top_k` in all. A document
+    ranks by its best chunk: with limit 1 the top_k documents each bring that chunk, where the
+    plain top_k chunks could be three sections of one runbook and crowd out the right one."""
+    kept: list[DocChunkHit] = []
+    taken: dict[uuid.UUID, int] = {}
+    for chunk in chunks:
+        if taken.get(chunk.document_id, 0) < limit:
+            kept.append(chunk)
+            taken[chunk.document_id] = taken.get(chunk.document_id, 0) + 1
+            if len(kept) == top_k:
+                break
+    return kept
 
 
 def _steps(solutions: list[dict]) -> list[str]:

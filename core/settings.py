@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     retrieval_top_k: int = Field(default=5, ge=1, le=50)
     retrieval_candidates: int = Field(default=30, ge=1, le=500)
     rrf_k: int = Field(default=60, ge=1)
+    # KB chunks returned per document, best first (issue 12; README, Quality). 2: a runbook's
+    # third section no longer crowds another runbook out of the top_k; 1 also raised docs
+    # recall@5 but cost coverage (the offline draft quotes the first two doc chunks).
+    retrieval_chunks_per_document: int = Field(default=2, ge=1, le=50)
     fusion_weight_vector: float = Field(default=1.0, ge=0)
     # Tuned on evals/datasets/it_support_v1 with BM25 full-text (README: retrieval ablation).
     fusion_weight_fulltext: float = Field(default=0.4, ge=0)

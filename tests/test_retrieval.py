@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from core.models import Category
-from core.retrieval import Retriever, fuse
+from core.retrieval import DocChunkHit, Retriever, fuse, per_document
 from core.settings import RetrievalMode
+from ingestion.pipeline import ingest_bytes
 from services.search_stats import refresh_search_stats
-from tests import factories
+from tests import documents, factories
 
 HISTORY = {
     "vpn": (
@@ -185,3 +188,59 @@ async def test_hits_keep_their_cosine_similarity_and_neighbours_their_category(
     assert all(h.similarity is None for h in hits if h.vector_rank is None)
     assert neighbours[0] == ("hardware", pytest.approx(max(by_vector), abs=1e-4))
     assert [s for _, s in neighbours] == sorted((s for _, s in neighbours), reverse=True)
+
+
+def chunk_of(document_id: uuid.UUID) -> DocChunkHit:
+    return DocChunkHit(uuid.uuid4(), document_id, "f.md", None, None, "", 0.0, None, None, None)
+
+
+def test_per_document_keeps_each_documents_best_chunks_in_rank_order() -> None:
+    a, b, c = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    ranked = [chunk_of(d) for d in (a, a, b, a, c, b)]
+    assert per_document(ranked, 1, 5) == [ranked[0], ranked[2], ranked[4]]
+    assert per_document(ranked, 2, 5) == [ranked[0], ranked[1], ranked[2], ranked[4], ranked[5]]
+    assert per_document(ranked, 2, 3) == ranked[:3]
+    assert per_document(ranked, 5, 5) == ranked[:5]  # the old top_k chunks
+
+
+PRINTER_FAQ = (
+    b"# Printer FAQ\n\n## Toner\n\n"
+    b"When the Ricoh printer shows toner low, order a cartridge in the service portal.\n"
+)
+
+
+async def test_kb_chunks_are_capped_per_document_each_by_its_best_chunk(
+    sessionmaker, agent_context, settings
+) -> None:
+    """One guide's sections fill the plain top 5; a cap per document lets the other in."""
+    for filename, data in (
+        ("it-guide.md", documents.markdown_bytes(documents.IT_GUIDE)),
+        ("printer-faq.md", PRINTER_FAQ),
+    ):
+        async with sessionmaker.begin() as session:
+            await ingest_bytes(
+                session=session,
+                embedder=agent_context.embedder,
+                settings=settings,
+                filename=filename,
+                data=data,
+            )
+    await refresh_search_stats(sessionmaker, force=True)
+
+    async def doc_chunks(limit: int) -> list[DocChunkHit]:
+        capped = settings.model_copy(update={"retrieval_chunks_per_document": limit})
+        async with sessionmaker() as session:
+            return await Retriever(capped, agent_context.embedder).doc_chunks(
+                session, "the Ricoh printer says paper jam, what do I do?"
+            )
+
+    every = await doc_chunks(settings.retrieval_top_k)
+    assert len(every) == settings.retrieval_top_k
+    assert [h.filename for h in every].count("it-guide.md") >= settings.retrieval_top_k - 1
+    one_each = await doc_chunks(1)
+    assert [h.filename for h in one_each] == ["it-guide.md", "printer-faq.md"]
+    assert one_each[0] == every[0] and one_each[0].heading_path == "Printing > Paper jams"
+    default = await doc_chunks(settings.retrieval_chunks_per_document)
+    assert settings.retrieval_chunks_per_document == 2
+    assert default[:2] == every[:2]  # the two chunks the offline draft quotes are kept
+    assert sorted(h.filename for h in default) == ["it-guide.md", "it-guide.md", "printer-faq.md"]
