@@ -3,9 +3,9 @@
 Candidates come from pgvector kNN and Postgres full-text (core.repositories.search); they are
 fused with weighted reciprocal rank fusion: score = sum_i w_i / (k + rank_i). The weights and the
 mode are settings, tuned on the evals dataset. Knowledge-base chunks are then capped per document
-(one by default), so that one runbook's sections do not fill the evidence. Each hit keeps its
-cosine similarity to the query (when the vector search found it): the offline classifier and
-handoff are calibrated on it.
+(`RETRIEVAL_CHUNKS_PER_DOCUMENT`, two by default), so that one runbook's sections do not fill the
+evidence. Each hit keeps its cosine similarity to the query (when the vector search found it): the
+offline classifier and handoff are calibrated on it.
 """
 
 from __future__ import annotations
