@@ -56,12 +56,21 @@ def chunk_sections(
     chunks: list[Chunk] = []
     for section in sections:
         budget = _text_budget(section.heading_path, chunk_tokens)
-        splitter = _splitter(budget, min(overlap_tokens, budget // 2))
         chunks.extend(
             Chunk(text, section.heading_path, section.page)
-            for text in splitter.split_text(section.text)
+            for text in _split(section.text, budget, min(overlap_tokens, budget // 2))
         )
     return chunks
+
+
+def _split(text: str, budget: int, overlap: int) -> list[str]:
+    # Most sections fit in one chunk: the tokenizer then runs once over the section, where the
+    # splitter would cut it into paragraphs and sentences and count each piece and each merge
+    # (a third of a PDF's ingestion CPU outside the model; benchmarks/README.md).
+    if count_tokens(text) <= budget:
+        whole = text.strip()  # what the splitter returns for a text that fits
+        return [whole] if whole else []
+    return _splitter(budget, overlap).split_text(text)
 
 
 def _text_budget(heading_path: str | None, chunk_tokens: int) -> int:

@@ -109,8 +109,21 @@ async def _embed_and_store(
     sha256: str,
     uploaded_by: uuid.UUID | None,
 ) -> IngestResult:
+    rows = await _embed_rows(
+        prepared.stages, embedder, settings, prepared.filename, prepared.chunks
+    )
+    return await _store_rows(session, prepared, rows, sha256=sha256, uploaded_by=uploaded_by)
+
+
+async def _store_rows(
+    session: AsyncSession,
+    prepared: Prepared,
+    rows: list[ChunkIn],
+    *,
+    sha256: str,
+    uploaded_by: uuid.UUID | None,
+) -> IngestResult:
     filename, parsed, stages = prepared.filename, prepared.parsed, prepared.stages
-    rows = await _embed_rows(stages, embedder, settings, filename, prepared.chunks)
     document = Document(
         filename=filename,
         mime=parsed.mime,
@@ -359,40 +372,135 @@ class SourceFile:
     origin: str = ""  # for messages: the path on disk
 
 
+Outcome = IngestResult | InferraError | OSError
+
+
 async def ingest_sequence(
     files: Sequence[SourceFile],
     *,
     transaction: Callable[[], AbstractAsyncContextManager[AsyncSession]],
     embedder: Embedder,
     settings: Settings,
-) -> AsyncIterator[tuple[SourceFile, IngestResult | InferraError | OSError]]:
-    """Ingest `files` in order, each in its own `transaction()`, as a pipeline: the next file is
-    read, parsed (in the sandbox's process) and chunked while this one is embedded and stored,
-    so the parser and the model run at the same time. Yields each file's result or error.
-    The duplicate check comes after the parse here (it needs the session the embedding holds):
-    a duplicate costs its parse, which overlaps the previous file's embedding anyway."""
+) -> AsyncIterator[tuple[SourceFile, Outcome]]:
+    """Ingest `files` in order, each in its own `transaction()`, as a three-stage pipeline:
+    while one file is embedded, the next is read, parsed (in the sandbox's process) and chunked,
+    and the previous one is stored (Postgres computing its index entries), so the parser, the
+    model and the database run at the same time. Yields each file's result or error, in order.
+
+    A file's duplicate check (it needs a session) comes after its parse, and before the
+    previous file's store starts: a shared session (the CLI's) is never used by two at once.
+    A duplicate costs its parse, which overlaps the previous file's embedding anyway; the same
+    content twice in a row is caught by the store (IntegrityError) and reported a duplicate."""
     ahead = _prepare_soon(files, 0, settings)
+    embedded: _Open | None = None  # the previous file: embedded, its transaction still open
+    current: _Open | IngestResult | InferraError | OSError | None = None
+    storing: asyncio.Task[Outcome] | None = None
     try:
         for index, file in enumerate(files):
-            current = ahead
-            try:
-                prepared = await current  # type: ignore[misc]
-            except (InferraError, OSError) as exc:
-                ahead = _prepare_soon(files, index + 1, settings)
-                yield file, exc
-                continue
+            assert ahead is not None  # the task of file `index`
+            prepared = await _settled(ahead)
             ahead = _prepare_soon(files, index + 1, settings)
-            try:
-                async with transaction() as session:
-                    outcome: IngestResult | InferraError | OSError = await _ingest_prepared(
-                        session, embedder, settings, prepared
-                    )
-            except (InferraError, OSError) as exc:
-                outcome = exc
-            yield file, outcome
+            current = await _open(file, prepared, transaction, settings)
+            storing = asyncio.create_task(embedded.store()) if embedded else None
+            embedding = None
+            if isinstance(current, _Open):
+                embedding = await _settled(current.embed(embedder, settings))
+            if embedded is not None and storing is not None:
+                stored, storing, done = await storing, None, embedded
+                embedded = None
+                yield done.file, stored
+            if isinstance(current, _Open) and isinstance(embedding, InferraError | OSError):
+                await current.close(embedding)
+                current = embedding
+            if isinstance(current, _Open):
+                embedded, current = current, None
+            else:
+                yield file, current
+        if embedded is not None:
+            stored, done, embedded = await embedded.store(), embedded, None
+            yield done.file, stored
     finally:
         if ahead is not None:
             ahead.cancel()  # a caller that stops early leaves no parse running
+        if storing is not None:
+            storing.cancel()
+            with contextlib.suppress(BaseException):
+                await storing
+        for left in (embedded, current):  # rolled back: a caller stopped early, or a bug
+            if isinstance(left, _Open):
+                await left.close(asyncio.CancelledError())
+
+
+async def _settled(work: Awaitable[T]) -> T | InferraError | OSError:
+    """`work`'s value, or the error a file may end with (the others propagate)."""
+    try:
+        return await work
+    except (InferraError, OSError) as exc:
+        return exc
+
+
+@dataclass
+class _Open:
+    """A file past its duplicate check, in its own transaction until it is stored."""
+
+    file: SourceFile
+    prepared: Prepared
+    sha256: str
+    session: AsyncSession
+    transaction: contextlib.AsyncExitStack
+    rows: list[ChunkIn] = field(default_factory=list)
+
+    async def embed(self, embedder: Embedder, settings: Settings) -> None:
+        prepared = self.prepared
+        self.rows = await _embed_rows(
+            prepared.stages, embedder, settings, prepared.filename, prepared.chunks
+        )
+
+    async def store(self) -> Outcome:
+        """Stores the rows and commits; an error rolls the file back and is returned."""
+        try:
+            result = await _store_rows(
+                self.session, self.prepared, self.rows, sha256=self.sha256, uploaded_by=None
+            )
+        except (InferraError, OSError) as exc:
+            await self.close(exc)
+            return exc
+        except BaseException as exc:
+            await self.close(exc)
+            raise
+        await self.transaction.aclose()  # commits
+        return result
+
+    async def close(self, error: BaseException) -> None:
+        """Leaves the transaction as an exception would: rolled back."""
+        await self.transaction.__aexit__(type(error), error, error.__traceback__)
+
+
+async def _open(
+    file: SourceFile,
+    prepared: Prepared | InferraError | OSError,
+    transaction: Callable[[], AbstractAsyncContextManager[AsyncSession]],
+    settings: Settings,
+) -> _Open | Outcome:
+    """The file's transaction, opened, and its duplicate check; a duplicate or an error is the
+    file's outcome at once."""
+    if not isinstance(prepared, Prepared):
+        return prepared
+    stack = contextlib.AsyncExitStack()
+    session = await stack.enter_async_context(transaction())
+    try:
+        sha256, duplicate = await precheck(
+            session, settings, prepared.filename, prepared.data, prepared.started
+        )
+    except BaseException as exc:
+        await stack.__aexit__(type(exc), exc, exc.__traceback__)
+        if isinstance(exc, InferraError | OSError):
+            return exc
+        raise
+    if duplicate is not None:
+        await stack.aclose()  # commits (the check may have deleted a failed earlier upload)
+        return duplicate
+    return _Open(file, prepared, sha256, session, stack)
 
 
 def _prepare_soon(
@@ -411,19 +519,6 @@ async def _read_and_prepare(file: SourceFile, settings: Settings) -> Prepared:
     stages = Stopwatch()
     parsed, chunks = await parse_and_chunk(stages, settings, file.name, data)
     return Prepared(file.name, data, parsed, chunks, stages, started)
-
-
-async def _ingest_prepared(
-    session: AsyncSession, embedder: Embedder, settings: Settings, prepared: Prepared
-) -> IngestResult:
-    sha256, duplicate = await precheck(
-        session, settings, prepared.filename, prepared.data, prepared.started
-    )
-    if duplicate is not None:
-        return duplicate
-    return await _embed_and_store(
-        session, embedder, settings, prepared, sha256=sha256, uploaded_by=None
-    )
 
 
 async def ingest_paths(

