@@ -8,8 +8,9 @@ Generates an IT manual of --pages pages (each: a chapter heading and two section
 as PDF (fpdf2), and the same outline as DOCX, Markdown and HTML, split over --files files per
 format. Each format is ingested into its own fresh embedded database (temp dir, opened by
 services.runtime.open_runtime) through ingestion.pipeline.ingest_sequence (the next file parsed
-while this one is embedded), one committed transaction per file as the API does; the local
-embedding model is loaded before the clock starts. Then the model alone embeds the same stored
+while this one is embedded), one committed transaction per file as the API does; the runtime is
+warmed up before the clock starts as `inferra serve` warms it (the model loaded, a parser worker
+started). Then the model alone embeds the same stored
 chunk texts in the same batches: the embedding-only ceiling, in the same run.
 DOCX/Markdown/HTML have no pages: their "pages" are the PDF pages of the same text. With
 --unstructured-python, the same files are then partitioned by unstructured's default
@@ -35,7 +36,7 @@ from benchmarks.offline import offline_settings
 from core.logging import configure_logging
 from ingestion.loaders import load
 from ingestion.pipeline import IngestResult, SourceFile, ingest_sequence
-from services.runtime import open_runtime
+from services.runtime import open_runtime, warm_up
 from tests import documents as docs
 
 FORMATS = {
@@ -101,7 +102,7 @@ async def ingest_format(paths: list[Path], pdf_pages: int, precision: str) -> di
     settings = offline_settings(prefix="inferra-ingest-bench-", embedding_precision=precision)
     async with open_runtime(settings, migrate_database=True) as runtime:
         embedder = runtime.embedder
-        await embedder.warm_up()
+        await warm_up(runtime)  # a parser worker started, the model loaded, as a server does
         await embedder.embed_documents(["warm the first batch up"])
         stages: dict[str, float] = defaultdict(float)
         chunks = 0

@@ -182,6 +182,11 @@ class ParserSandbox:
                 return True
         return False
 
+    def warm(self, workers: int) -> None:
+        """A worker started now (on a thread; returns at once), so that the first upload does
+        not wait ~0.2 s for one to start."""
+        self._replenish(workers)
+
     def _replenish(self, workers: int) -> None:
         """A fresh worker for the next upload, started now on a thread of its own, so that
         the upload after a killed parse does not wait for a start."""

@@ -27,6 +27,7 @@ from core.providers.chat import configure_tracing
 from core.providers.embeddings import Embedder, create_embedder, embedding_dimension
 from core.providers.web_search import WebSearch
 from core.settings import Settings
+from ingestion.sandbox import sandbox
 from services.resources import Runtime
 from services.worker import register_tasks
 
@@ -156,7 +157,9 @@ def _supervise(
 
 
 async def warm_up(runtime: Runtime) -> None:
-    """Load a local embedding model now rather than on the first request."""
+    """Start a parser worker and load a local embedding model now rather than on the first
+    request that needs them."""
+    sandbox().warm(runtime.settings.ingest_parse_workers)
     warm = getattr(runtime.embedder, "warm_up", None)
     if warm is not None:
         await warm()
