@@ -4,6 +4,7 @@ what was ingested."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import uuid
@@ -15,9 +16,15 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
 from core.models import Document, DocumentChunk
+from core.providers import ProviderUnavailable
 from core.retrieval import Retriever
 from ingestion.chunker import chunk_sections, count_tokens
-from ingestion.errors import CorruptDocument, EmptyDocument, UnsupportedDocument
+from ingestion.errors import (
+    CorruptDocument,
+    EmbeddingsUnavailable,
+    EmptyDocument,
+    UnsupportedDocument,
+)
 from ingestion.limits import default_limits
 from ingestion.loaders import Section, load
 from ingestion.pipeline import (
@@ -218,6 +225,25 @@ async def test_embeddings_go_to_the_provider_in_batches(
     assert result.chunks == 6 and embedder.batches == [4, 2]
 
 
+async def test_an_embedding_provider_that_fails_stores_nothing_and_stops_calling(
+    sessionmaker, agent_context, settings, monkeypatch
+) -> None:
+    monkeypatch.setattr(settings, "ingest_embed_batch_size", 1)
+    embedder = FailingEmbedder(agent_context.embedder, fail_on_call=2)
+    async with sessionmaker.begin() as session:
+        with pytest.raises(EmbeddingsUnavailable) as caught:
+            await ingest_bytes(
+                session=session,
+                embedder=embedder,
+                settings=settings,
+                filename="guide.md",
+                data=docs.markdown_bytes(docs.IT_GUIDE),
+            )
+    assert "guide.md" in caught.value.message and "nothing was stored" in caught.value.message
+    assert embedder.calls < 6  # two in flight at a time: the failure cancels those still waiting
+    assert await count(sessionmaker, Document) == 0
+
+
 async def test_a_file_without_text_is_refused(sessionmaker, agent_context, settings) -> None:
     async with sessionmaker.begin() as session:
         with pytest.raises(EmptyDocument) as caught:
@@ -361,6 +387,21 @@ class CountingEmbedder:
 
     async def embed_query(self, text):
         return await self.inner.embed_query(text)
+
+
+class FailingEmbedder(CountingEmbedder):
+    """The real embedder, unavailable from its `fail_on_call`-th call on."""
+
+    def __init__(self, inner, fail_on_call: int) -> None:
+        super().__init__(inner)
+        self.fail_on_call, self.calls = fail_on_call, 0
+
+    async def embed_documents(self, texts):
+        self.calls += 1
+        if self.calls >= self.fail_on_call:
+            await asyncio.sleep(0.01)  # a provider fails after a while, not at once
+            raise ProviderUnavailable("embeddings unavailable: the test says so")
+        return await super().embed_documents(texts)
 
 
 async def ingest(session, agent_context, settings, filename: str, data: bytes):
