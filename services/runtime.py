@@ -73,7 +73,10 @@ async def open_runtime(
         if settings.migrate_on_start if migrate_database is None else migrate_database:
             dim = embedding_dimension(settings)
             await asyncio.to_thread(migrate.upgrade, urls, embedding_dim=dim)
-        engine = create_engine(urls, pool_size=pool_size)
+        # Sessions are the busiest pool: twice the others, kept open. Connections past pool_size
+        # (SQLAlchemy's overflow) are closed when returned: with 10, a 16-user load reopened
+        # 11-13 Postgres backends a second (benchmarks/README.md, fifth session).
+        engine = create_engine(urls, pool_size=2 * pool_size)
         stack.push_async_callback(engine.dispose)
         embedder = embedder or create_embedder(settings)
         await check_embedding_dimension(engine, embedder)
