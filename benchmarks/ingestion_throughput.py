@@ -8,13 +8,13 @@ Generates an IT manual of --pages pages (each: a chapter heading and two section
 as PDF (fpdf2), and the same outline as DOCX, Markdown and HTML, split over --files files per
 format. Each format is ingested into its own fresh embedded database (temp dir, opened by
 services.runtime.open_runtime) through ingestion.pipeline.ingest_sequence (the next file parsed
-while this one is embedded), one committed transaction per file as the API does; the runtime is
-warmed up before the clock starts as `inferra serve` warms it (the model loaded, a parser worker
-started). Then the model alone embeds the same stored
-chunk texts in the same batches: the embedding-only ceiling, in the same run.
-DOCX/Markdown/HTML have no pages: their "pages" are the PDF pages of the same text. With
---unstructured-python, the same files are then partitioned by unstructured's default
-`partition()` in that interpreter (its own venv).
+and the previous one stored while this one is embedded), one committed transaction per file as
+the API does; the runtime is warmed up before the clock starts as `inferra serve` warms it (the
+model loaded, a parser worker started). Then the model alone embeds the same stored chunk texts
+in the same batches: the embedding-only ceiling, in the same run. DOCX/Markdown/HTML have no
+pages: their "pages" are the PDF pages of the same text. With --unstructured-python, the same
+files are then partitioned by unstructured's default `partition()` in that interpreter (its own
+venv).
 """
 
 from __future__ import annotations

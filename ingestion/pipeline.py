@@ -1,9 +1,9 @@
-"""The ingestion pipeline: bytes -> loaders -> chunker -> embeddings -> store, each document in
-its own savepoint: a failure leaves nothing half-written and keeps the previous version. Several
+"""The ingestion pipeline: bytes -> loaders -> chunker -> embeddings -> store, each document in its
+own savepoint: a failure leaves nothing half-written and keeps the previous version. Several
 files (`ingest_sequence`: the CLI, the benchmark) go through as a pipeline: the next one is
-parsed and chunked while this one is embedded. Same content again (sha256) is a no-op; new
-content under a known filename replaces it. Callers own the transaction (the request session,
-or the CLI's run_in_session) and commit it.
+parsed and chunked and the previous one stored while this one is embedded. Same content again
+(sha256) is a no-op; new content under a known filename replaces it. Callers own the transaction
+(the request session, or the CLI's run_in_session) and commit it.
 """
 
 from __future__ import annotations
