@@ -3,7 +3,9 @@ same embeddings as fp32 when it does."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from core.providers.embeddings import (
+    MODEL_THREADS,
     LocalEmbedder,
     batches_of_few_shapes,
     bf16_is_faster,
@@ -87,6 +90,20 @@ async def test_the_local_model_embeds_as_sentence_transformers_does(
             assert sum(x * y for x, y in zip(expected, vector, strict=True)) >= 0.9999
         else:
             assert vector == pytest.approx(expected, abs=1e-5)
+
+
+async def test_concurrent_calls_get_the_vectors_of_their_own_texts() -> None:
+    """Batches run side by side on the model's threads (one tokenizer, guarded): calls made at
+    once, of several batches each, get exactly what they get one at a time, in their order."""
+    embedder = LocalEmbedder(EmbeddingPrecision.fp32)
+    calls = [TEXTS * 8, TEXTS[::-1], TEXTS[2:] * 15, [TEXTS[0]]]
+    alone = [await embedder.embed_documents(texts) for texts in calls]
+    together = await asyncio.gather(*(embedder.embed_documents(texts) for texts in calls))
+    for one, other in zip(alone, together, strict=True):
+        assert len(other) == len(one)
+        for a, b in zip(one, other, strict=True):
+            assert b == pytest.approx(a, abs=1e-6)
+    assert embedder._threads._max_workers == min(os.cpu_count() or 1, MODEL_THREADS)
 
 
 def test_batches_take_few_shapes() -> None:

@@ -261,6 +261,16 @@ async def gone(pid: int, within: float = 5.0) -> bool:
     return False
 
 
+async def test_warming_starts_the_worker_that_parses_the_first_upload(sandbox) -> None:
+    before = {child.pid for child in psutil.Process().children()}
+    sandbox.warm(workers=1)  # what `inferra serve` does at start-up
+    deadline = time.monotonic() + 30
+    while not (started := {c.pid for c in psutil.Process().children()} - before):
+        assert time.monotonic() < deadline, "no parser worker was started"
+        await asyncio.sleep(0.05)
+    assert await sandbox.run(os.getpid, filename="x", limits=limits(), workers=1) in started
+
+
 async def test_a_parser_killed_for_its_time_budget_leaves_the_pool_usable(sandbox) -> None:
     budget = limits(timeout_seconds=0.5)
     pid = await sandbox.run(os.getpid, filename="x", limits=budget, workers=1)
