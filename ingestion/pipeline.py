@@ -78,14 +78,9 @@ async def ingest_bytes(
         return duplicate
     stages = Stopwatch()
     parsed, chunks = await parse_and_chunk(stages, settings, filename, data)
-    return await _embed_and_store(
-        session,
-        embedder,
-        settings,
-        Prepared(filename, data, parsed, chunks, stages, started),
-        sha256=sha256,
-        uploaded_by=uploaded_by,
-    )
+    prepared = Prepared(filename, data, parsed, chunks, stages, started)
+    rows = await prepared.embed(embedder, settings)
+    return await _store_rows(session, prepared, rows, sha256=sha256, uploaded_by=uploaded_by)
 
 
 @dataclass(frozen=True)
@@ -99,20 +94,8 @@ class Prepared:
     stages: Stopwatch
     started: float
 
-
-async def _embed_and_store(
-    session: AsyncSession,
-    embedder: Embedder,
-    settings: Settings,
-    prepared: Prepared,
-    *,
-    sha256: str,
-    uploaded_by: uuid.UUID | None,
-) -> IngestResult:
-    rows = await _embed_rows(
-        prepared.stages, embedder, settings, prepared.filename, prepared.chunks
-    )
-    return await _store_rows(session, prepared, rows, sha256=sha256, uploaded_by=uploaded_by)
+    async def embed(self, embedder: Embedder, settings: Settings) -> list[ChunkIn]:
+        return await _embed_rows(self.stages, embedder, settings, self.filename, self.chunks)
 
 
 async def _store_rows(
@@ -465,10 +448,7 @@ class _Open:
     rows: list[ChunkIn] = field(default_factory=list)
 
     async def embed(self, embedder: Embedder, settings: Settings) -> None:
-        prepared = self.prepared
-        self.rows = await _embed_rows(
-            prepared.stages, embedder, settings, prepared.filename, prepared.chunks
-        )
+        self.rows = await self.prepared.embed(embedder, settings)
 
     async def store(self) -> Outcome:
         """Stores the rows and commits; an error rolls the file back and is returned."""
