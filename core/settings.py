@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     # third section no longer crowds another runbook out of the top_k; 1 also raised docs
     # recall@5 but cost coverage (the offline draft quotes the first two doc chunks).
     retrieval_chunks_per_document: int = Field(default=2, ge=1, le=50)
+    # KB search with feedback from the nearest resolved ticket (issue 12; README, Quality): the
+    # query vector moves towards that ticket's by this weight and its resolution summary joins
+    # the full-text query, when it is at least this close. 0 turns it off. Chosen on v1.
+    retrieval_feedback_weight: float = Field(default=0.5, ge=0, le=10)
+    retrieval_feedback_min_similarity: float = Field(default=0.45, ge=-1, le=1)
     fusion_weight_vector: float = Field(default=1.0, ge=0)
     # Tuned on evals/datasets/it_support_v1 with BM25 full-text (README: retrieval ablation).
     fusion_weight_fulltext: float = Field(default=0.4, ge=0)

@@ -244,3 +244,52 @@ async def test_kb_chunks_are_capped_per_document_each_by_its_best_chunk(
     assert settings.retrieval_chunks_per_document == 2
     assert default[:2] == every[:2]  # the two chunks the offline draft quotes are kept
     assert sorted(h.filename for h in default) == ["it-guide.md", "it-guide.md", "printer-faq.md"]
+
+
+
+VPN_FROM_HOME = "my VPN keeps kicking me out when I work from home"
+HOME_OFFICE = (
+    "Working from home > Your home set-up",
+    "Tips for working from home: a desk, a chair at the right height, your home router close by."
+    " If your home connection keeps dropping, restart the router.",
+)
+CLIENT_UPGRADE = (
+    "Remote access > GlobalProtect disconnects",
+    "GlobalProtect VPN versions before 6.2 have a keep-alive bug that drops the connection every"
+    " few minutes. Install version 6.2 from Company Portal, then reconnect.",
+)
+
+
+async def test_kb_search_takes_feedback_from_the_nearest_resolved_ticket(
+    agent_context, history, sessionmaker, settings
+) -> None:
+    """The requester's words are closer to a home-office page than to the VPN runbook; the
+    resolved VPN ticket nearest to them ("Updated GlobalProtect to 6.2...") points at the
+    runbook. Its similarity to the query stays the query's own."""
+    for filename, section in (("home.md", HOME_OFFICE), ("globalprotect.md", CLIENT_UPGRADE)):
+        await factories.kb_document(
+            sessionmaker, agent_context.embedder, filename=filename, sections=[section]
+        )
+    await refresh_search_stats(sessionmaker, force=True)
+
+    async def search(
+        query: str, weight: float, exclude: uuid.UUID | None = None
+    ) -> dict[str, float | None]:
+        tuned = settings.model_copy(update={"retrieval_feedback_weight": weight})
+        async with sessionmaker() as session:
+            hits = await Retriever(tuned, agent_context.embedder).doc_chunks(
+                session, query, exclude=exclude
+            )
+        return {h.filename: h.similarity for h in hits}
+
+    plain = await search(VPN_FROM_HOME, 0)
+    assert list(plain) == ["home.md", "globalprotect.md"]
+    fed = await search(VPN_FROM_HOME, settings.retrieval_feedback_weight)
+    assert list(fed) == ["globalprotect.md", "home.md"]
+    assert fed == pytest.approx(plain)  # cosine to the query, not to the moved vector
+    # The ticket being resolved never feeds back its own resolution.
+    own = await search(VPN_FROM_HOME, 0.5, exclude=uuid.UUID(history["vpn"]))
+    assert list(own)[0] == "home.md"
+    # Nothing resolved is close to these words (cosine ~0.26 to the VPN ticket): no feedback.
+    vague = "the thing that lets me work from home keeps kicking me out"
+    assert await search(vague, 0.5) == await search(vague, 0)

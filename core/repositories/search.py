@@ -21,6 +21,7 @@ benchmarks/README.md ("Retrieval at scale") measures both against scoring every 
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from collections.abc import Sequence
@@ -46,6 +47,13 @@ CORPORA = {
 RARE_TERM_ROWS = 300  # rows of the query's rarest words read through GIN, by document counts
 RARE_CAP = 2 * RARE_TERM_ROWS  # the most such rows read, however stale the counts
 STALE_FRACTION = 0.05  # refresh once rows written since the last refresh exceed 5 % of the corpus
+
+
+@dataclass(frozen=True)
+class NearestResolution:
+    embedding: list[float]
+    similarity: float
+    summary: str
 
 
 def _vector_literal(vector: Sequence[float]) -> str:
@@ -158,6 +166,28 @@ class SearchRepository:
             {"v": _vector_literal(vector), "n": limit, "exclude": exclude},
         )
         return [(str(r[0]), float(r[1])) for r in rows]
+
+    async def nearest_resolution(
+        self, vector: Sequence[float], exclude: uuid.UUID | None = None
+    ) -> NearestResolution | None:
+        """The resolved ticket nearest to the query by its own embedding: its embedding, cosine
+        similarity and the summary of its accepted resolution (staff's words)."""
+        row = (
+            await self.session.execute(
+                text(
+                    """
+                    SELECT t.embedding::text, 1 - (t.embedding <=> CAST(:v AS vector)), r.summary
+                      FROM tickets t JOIN resolutions r ON r.id = t.accepted_resolution_id
+                     WHERE t.embedding IS NOT NULL AND t.id IS DISTINCT FROM :exclude
+                     ORDER BY t.embedding <=> CAST(:v AS vector) LIMIT 1
+                    """
+                ),
+                {"v": _vector_literal(vector), "exclude": exclude},
+            )
+        ).first()
+        if row is None:
+            return None
+        return NearestResolution(json.loads(row[0]), float(row[1]), row[2])
 
     async def query_terms(self, corpus: str, query: str) -> list[QueryTerm]:
         """The query's lexemes (the same english configuration as the rows') with their IDF."""
