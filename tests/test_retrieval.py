@@ -246,7 +246,6 @@ async def test_kb_chunks_are_capped_per_document_each_by_its_best_chunk(
     assert sorted(h.filename for h in default) == ["it-guide.md", "it-guide.md", "printer-faq.md"]
 
 
-
 VPN_FROM_HOME = "my VPN keeps kicking me out when I work from home"
 HOME_OFFICE = (
     "Working from home > Your home set-up",
@@ -289,7 +288,7 @@ async def test_kb_search_takes_feedback_from_the_nearest_resolved_ticket(
     assert fed == pytest.approx(plain)  # cosine to the query, not to the moved vector
     # The ticket being resolved never feeds back its own resolution.
     own = await search(VPN_FROM_HOME, 0.5, exclude=uuid.UUID(history["vpn"]))
-    assert list(own)[0] == "home.md"
+    assert next(iter(own)) == "home.md"
     # Nothing resolved is close to these words (cosine ~0.26 to the VPN ticket): no feedback.
     vague = "the thing that lets me work from home keeps kicking me out"
     assert await search(vague, 0.5) == await search(vague, 0)

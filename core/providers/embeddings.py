@@ -44,8 +44,8 @@ def embedding_dimension(settings: Settings) -> int:
 def bf16_is_faster(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     """Whether bf16 embeds faster than fp32 on this CPU, as measured (benchmarks/README.md,
     ingestion): with AMX's bf16 tiles (~3.8x: ~200 against 53 chunks/s), and on AMD's
-    AVX512-BF16 (Zen 4 and later: ~2.2x, 65-68 against fp32's 30). An Intel Xeon with AVX512-BF16 but no
-    AMX measured slower in bf16 (37 against 56), so it stays on fp32."""
+    AVX512-BF16 (Zen 4 and later: ~2.2x, 65-68 against fp32's 30). An Intel Xeon with
+    AVX512-BF16 but no AMX measured slower in bf16 (37 against 56), so it stays on fp32."""
     try:
         text = cpuinfo.read_text()
     except OSError:  # not Linux: no cheap way to tell, fp32 is the safe answer
