@@ -6,7 +6,8 @@ import uuid
 
 import pytest
 
-from core.models import Category
+from core.models import Category, FeedbackReason, Ticket, Verdict
+from core.repositories.feedback import FeedbackRepository
 from core.retrieval import DocChunkHit, Retriever, fuse, per_document
 from core.settings import RetrievalMode
 from ingestion.pipeline import ingest_bytes
@@ -260,7 +261,7 @@ CLIENT_UPGRADE = (
 
 
 async def test_kb_search_takes_feedback_from_the_nearest_resolved_ticket(
-    agent_context, history, sessionmaker, settings
+    agent_context, history, sessionmaker, settings, admin
 ) -> None:
     """The requester's words are closer to a home-office page than to the VPN runbook; the
     resolved VPN ticket nearest to them ("Updated GlobalProtect to 6.2...") points at the
@@ -292,3 +293,15 @@ async def test_kb_search_takes_feedback_from_the_nearest_resolved_ticket(
     # Nothing resolved is close to these words (cosine ~0.26 to the VPN ticket): no feedback.
     vague = "the thing that lets me work from home keeps kicking me out"
     assert await search(vague, 0.5) == await search(vague, 0)
+    # A resolution someone found not helpful no longer steers the search.
+    async with sessionmaker.begin() as session:
+        ticket = await session.get(Ticket, uuid.UUID(history["vpn"]))
+        assert ticket is not None
+        await FeedbackRepository(session).upsert(
+            resolution_id=ticket.accepted_resolution_id,
+            user_id=admin.id,
+            verdict=Verdict.not_helpful,
+            reason=FeedbackReason.outdated,
+            comment=None,
+        )
+    assert next(iter(await search(VPN_FROM_HOME, 0.5))) == "home.md"

@@ -171,7 +171,8 @@ class SearchRepository:
         self, vector: Sequence[float], exclude: uuid.UUID | None = None
     ) -> NearestResolution | None:
         """The resolved ticket nearest to the query by its own embedding: its embedding, cosine
-        similarity and the summary of its accepted resolution (staff's words)."""
+        similarity and the summary of its accepted resolution (staff's words). A resolution
+        someone found not helpful is passed over: it may point the wrong way."""
         row = (
             await self.session.execute(
                 text(
@@ -179,6 +180,8 @@ class SearchRepository:
                     SELECT t.embedding::text, 1 - (t.embedding <=> CAST(:v AS vector)), r.summary
                       FROM tickets t JOIN resolutions r ON r.id = t.accepted_resolution_id
                      WHERE t.embedding IS NOT NULL AND t.id IS DISTINCT FROM :exclude
+                       AND NOT EXISTS (SELECT 1 FROM feedback f WHERE f.resolution_id = r.id
+                                          AND f.verdict = 'not_helpful')
                      ORDER BY t.embedding <=> CAST(:v AS vector) LIMIT 1
                     """
                 ),
