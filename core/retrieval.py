@@ -281,8 +281,8 @@ class Retriever:
         query: str,
         exclude: uuid.UUID | None,
     ) -> tuple[list[float] | None, str]:
-        """Pseudo-relevance feedback: a requester's words ("the screen thing keeps dropping")
-        are far from a runbook's, the resolved ticket nearest to them is not: the search vector
+        """Pseudo-relevance feedback: a requester's words ("my VPN keeps kicking me out") are
+        far from a runbook's, the resolved ticket nearest to them is not: the search vector
         moves towards that ticket's (RETRIEVAL_FEEDBACK_WEIGHT) and its resolution summary, in
         staff's words, joins the full-text query. Docs MRR v1 0.901 -> 0.961, v2 0.939 -> 0.964
         (README, Quality). Only a close enough ticket counts: a far one points elsewhere."""
