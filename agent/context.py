@@ -25,7 +25,7 @@ class AgentContext:
 
     @property
     def retriever(self) -> Retriever:
-        return Retriever(self.settings, self.embedder)
+        return Retriever(self.settings, self.embedder, self.sessionmaker)
 
     @property
     def model_name(self) -> str:

@@ -25,7 +25,8 @@ over the unix socket, after 20 untimed queries:
   - the full-text search as it was before BM25 (every word OR-ed, ts_rank_cd over every match),
     on --legacy-queries queries, and how many rows such a query matches;
   - the app's own retrieval code at its settings, for the first --app-queries queries: the vector
-    and the BM25 full-text candidate queries of core.repositories.search, and the whole
+    and the BM25 full-text candidate queries of core.repositories.search, each alone and both
+    side by side in a session each (as Retriever runs them), and the whole
     Retriever.similar_tickets (both, fusion, feedback demotion, the rows) with the embedding
     model replaced by the precomputed query vector;
   - the full-text top 30 at each --text-ef against the exact top 30 of the same BM25 scores (the
@@ -341,7 +342,7 @@ async def app_retrieval(
     engine = create_engine(urls)
     sessionmaker = create_sessionmaker(engine)
     embedder = PrecomputedEmbedder()
-    retriever = Retriever(settings, embedder)
+    retriever = Retriever(settings, embedder, sessionmaker)
     n = max(settings.retrieval_candidates, settings.retrieval_top_k)
     count = args.app_queries
     parts: dict[str, list[float]] = {"vector": [], "fulltext": [], "both": [], "similar": []}
@@ -354,23 +355,14 @@ async def app_retrieval(
         pairs = list(zip(queries.vectors.tolist(), queries.texts, strict=True))
         for timed, batch in ((False, pairs[-WARM_UP_APP:]), (True, pairs[:count])):
             for vector, text in batch:
-                async with sessionmaker.begin() as session:
-                    repo = SearchRepository(session)
-                    await repo.tune_hnsw(settings.hnsw_ef_search)
-                    t0 = time.perf_counter()
-                    await repo.resolved_tickets_by_vector(vector, n)
-                    t1 = time.perf_counter()
-                    await repo.resolved_tickets_by_text(
-                        text, n, ef_search=settings.hnsw_ef_search_fulltext
-                    )
-                    t2 = time.perf_counter()
+                halves = await candidate_halves(sessionmaker, settings, vector, text, n)
                 embedder.vector = vector
                 async with sessionmaker() as session:
                     t3 = time.perf_counter()
                     await retriever.similar_tickets(session, text)
                     t4 = time.perf_counter()
                 if timed:
-                    for name, ms in zip(parts, (t1 - t0, t2 - t1, t2 - t0, t4 - t3), strict=True):
+                    for name, ms in zip(parts, (*halves, t4 - t3), strict=True):
                         parts[name].append(ms * 1000)
         facts += await fulltext_agreement(
             sessionmaker, queries.texts[: args.exact_queries], n, args
@@ -385,11 +377,37 @@ async def app_retrieval(
             n,
             parts["fulltext"],
         ),
-        Measured("app hybrid: vector + full-text candidates", n, parts["both"]),
+        Measured("app hybrid: vector + full-text candidates, side by side", n, parts["both"]),
         Measured(
             f"app Retriever.similar_tickets (top {settings.retrieval_top_k})", n, parts["similar"]
         ),
     ], facts
+
+
+async def candidate_halves(sessionmaker, settings: Settings, vector, text: str, n: int):
+    """Seconds of the vector half, of the full-text half (each alone, in turn), and of both side
+    by side in a session each, as `Retriever` runs them."""
+
+    async def half(search) -> float:
+        async with sessionmaker.begin() as session:
+            repo = SearchRepository(session)
+            await repo.tune_hnsw(settings.hnsw_ef_search)
+            started = time.perf_counter()
+            await search(repo)
+            return time.perf_counter() - started
+
+    async def by_vector(repo: SearchRepository) -> object:
+        return await repo.resolved_tickets_by_vector(vector, n)
+
+    async def by_text(repo: SearchRepository) -> object:
+        return await repo.resolved_tickets_by_text(
+            text, n, ef_search=settings.hnsw_ef_search_fulltext
+        )
+
+    alone = [await half(by_vector), await half(by_text)]
+    started = time.perf_counter()
+    await asyncio.gather(half(by_vector), half(by_text))
+    return (*alone, time.perf_counter() - started)
 
 
 async def text_hits(sessionmaker, query: str, n: int, ef: int, *, exact: bool = False):

@@ -167,6 +167,18 @@ async def test_unresolved_tickets_are_not_similar_tickets(app, client, agent_con
     assert await ranked(app, agent_context, "VPN disconnects", RetrievalMode.hybrid) == []
 
 
+async def test_the_halves_find_the_same_side_by_side_as_one_after_the_other(
+    app, agent_context, history, sessionmaker
+) -> None:
+    """With a sessionmaker the full-text half runs in its own session beside the vector half."""
+    in_turn = Retriever(app.state.settings, agent_context.embedder)
+    side_by_side = Retriever(app.state.settings, agent_context.embedder, sessionmaker)
+    for query in [*KEYWORD_QUERIES.values(), *PARAPHRASED_QUERIES.values()]:
+        async with sessionmaker() as session:
+            expected = await in_turn.similar_tickets(session, query)
+            assert expected and await side_by_side.similar_tickets(session, query) == expected
+
+
 def test_weighted_rrf() -> None:
     a, b, c = "a", "b", "c"
     fused = fuse([a, b], [c, b], k=60, weight_vector=1.0, weight_fulltext=1.0, top_k=3)
