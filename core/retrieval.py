@@ -163,7 +163,7 @@ class Retriever:
                 return await text_search(SearchRepository(session), text_query, n)
 
         if self.sessionmaker is not None and use_vector and use_text:
-            by_vector, by_text = await asyncio.gather(vector_half(), text_half(True))
+            by_vector, by_text = await side_by_side(vector_half(), text_half(True))
         else:  # one session: one statement at a time
             by_vector, by_text = await vector_half(), await text_half(False)
         similarity = dict(by_vector)
@@ -324,6 +324,20 @@ class Retriever:
         moved = [q + weight * t for q, t in zip(vector, nearest.embedding, strict=True)]
         norm = math.sqrt(sum(x * x for x in moved)) or 1.0
         return [x / norm for x in moved], f"{query}\n{nearest.summary}"
+
+
+async def side_by_side(first: Awaitable[Ranked], second: Awaitable[Ranked]) -> list[Ranked]:
+    """Both results; if one fails the other is cancelled and awaited before the error goes up,
+    so that nothing still uses the caller's session once it returns (plain gather would leave
+    it running)."""
+    tasks = [asyncio.ensure_future(first), asyncio.ensure_future(second)]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def per_document(chunks: Sequence[DocChunkHit], limit: int, top_k: int) -> list[DocChunkHit]:

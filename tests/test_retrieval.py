@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
 
 from core.models import Category, FeedbackReason, Ticket, Verdict
 from core.repositories.feedback import FeedbackRepository
-from core.retrieval import DocChunkHit, Retriever, fuse, per_document
+from core.retrieval import DocChunkHit, Retriever, fuse, per_document, side_by_side
 from core.settings import RetrievalMode
 from ingestion.pipeline import ingest_bytes
 from services.search_stats import refresh_search_stats
@@ -177,6 +178,23 @@ async def test_the_halves_find_the_same_side_by_side_as_one_after_the_other(
         async with sessionmaker() as session:
             expected = await in_turn.similar_tickets(session, query)
             assert expected and await side_by_side.similar_tickets(session, query) == expected
+
+
+async def test_side_by_side_cancels_the_other_half_when_one_fails() -> None:
+    finished = []
+
+    async def slow() -> list:
+        await asyncio.sleep(0.05)
+        finished.append("slow")
+        return []
+
+    async def failing() -> list:
+        raise RuntimeError("connection lost")
+
+    with pytest.raises(RuntimeError, match="connection lost"):
+        await side_by_side(slow(), failing())
+    await asyncio.sleep(0.1)
+    assert finished == []  # cancelled, not left running on the caller's session
 
 
 def test_weighted_rrf() -> None:
