@@ -150,22 +150,24 @@ class Retriever:
         n = max(s.retrieval_candidates, s.retrieval_top_k)
         use_vector = vector is not None and mode in (RetrievalMode.vector, RetrievalMode.hybrid)
         use_text = mode in (RetrievalMode.fulltext, RetrievalMode.hybrid)
+        # A session of the full-text half's own, when both halves run and one can be opened.
+        own = self.sessionmaker if use_vector and use_text else None
 
         async def vector_half() -> Ranked:
             return await vector_search(repo, vector, n) if use_vector and vector else []
 
-        async def text_half(own_session: bool) -> Ranked:
+        async def text_half() -> Ranked:
             if not use_text:
                 return []
-            if not own_session or self.sessionmaker is None:
+            if own is None:
                 return await text_search(repo, text_query, n)
-            async with self.sessionmaker() as session:
+            async with own() as session:
                 return await text_search(SearchRepository(session), text_query, n)
 
-        if self.sessionmaker is not None and use_vector and use_text:
-            by_vector, by_text = await side_by_side(vector_half(), text_half(True))
+        if own is not None:
+            by_vector, by_text = await side_by_side(vector_half(), text_half())
         else:  # one session: one statement at a time
-            by_vector, by_text = await vector_half(), await text_half(False)
+            by_vector, by_text = await vector_half(), await text_half()
         similarity = dict(by_vector)
         return fuse(
             list(similarity),

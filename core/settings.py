@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     nomic_model: str = "nomic-embed-text-v1.5"
     langsmith_api_key: SecretStr | None = None
     # The local embedding model's arithmetic: a bf16 model gives the same embeddings (cosine
-    # to fp32 >= 0.9999), ~3.8x faster where the CPU has AMX and ~1.7x on AMD's AVX512-BF16,
+    # to fp32 >= 0.9999), ~3.8x faster where the CPU has AMX and ~2.2x on AMD's AVX512-BF16,
     # but slower than fp32 on an Intel Xeon with AVX512-BF16 and no AMX; "auto" picks bf16
     # where it measured faster (core.providers.embeddings.bf16_is_faster, read at start-up).
     embedding_precision: EmbeddingPrecision = EmbeddingPrecision.auto
