@@ -1,4 +1,7 @@
-"""The request's database session: one transaction per request, committed before the response."""
+"""The request's database session: one transaction per request, committed before the response.
+A GET or HEAD reads only: its session's connections run each statement as its own transaction
+(no BEGIN / COMMIT round trips) and Postgres refuses a write on them, so a read endpoint that
+tried to write fails loudly instead of committing half of it."""
 
 from __future__ import annotations
 
@@ -8,9 +11,14 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+READ_METHODS = frozenset({"GET", "HEAD"})
+
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.runtime.sessionmaker() as session:
+    runtime = request.app.state.runtime
+    reads_only = request.method in READ_METHODS
+    sessionmaker = runtime.read_sessionmaker if reads_only else runtime.sessionmaker
+    async with sessionmaker() as session:
         try:
             yield session
         except BaseException:

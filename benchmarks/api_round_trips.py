@@ -6,8 +6,9 @@ move (the req/s of api_load do).
 Opens the app in-process (create_app's lifespan, offline settings, fresh embedded database),
 registers and logs in one requester, then counts, per request, the SQL statements the app's
 engine sends (SQLAlchemy's before_cursor_execute) and its commits, for `POST /api/v1/tickets`,
-`GET /api/v1/tickets/{id}` and `GET /api/v1/users/me`. The job's insert goes through
-procrastinate on the same connection, outside SQLAlchemy: one more per POST, not counted here.
+`GET /api/v1/tickets/{id}` and `GET /api/v1/users/me`, and the round trips to Postgres that
+psycopg makes in this process (every query it sends and every BEGIN / COMMIT / ROLLBACK, pool
+pings and procrastinate's job insert on the same connection included).
 Prints the mean per request, the mean latency (in-process, so also the load's) and the CPU
 time this process spent per request (`time.process_time`: the app, its driver and the httpx
 client together, not Postgres; steadier than the latency on a busy machine), with
@@ -24,6 +25,8 @@ import time
 from collections import Counter
 
 import httpx
+from psycopg._connection_base import BaseConnection
+from psycopg._cursor_base import BaseCursor
 from sqlalchemy import event
 
 from api.main import create_app
@@ -36,15 +39,37 @@ PASSWORD = "bench-password-1"
 WARM_UP = 10
 
 
+def count_round_trips(counts: Counter[str]) -> None:
+    """psycopg's ways to the server: a query a cursor sends (plain, prepared, or the preparing of
+    one), a command of the connection's own (BEGIN, COMMIT, ROLLBACK). Private methods, as a
+    benchmark may: the pure-Python layer above the C driver, where each call is one message and
+    one wait for its answer (no pipeline mode here)."""
+    sends = ("_execute_send", "_send_query_prepared", "_send_prepare")
+    targets = [(BaseCursor, name) for name in sends] + [(BaseConnection, "_exec_command")]
+    for owner, name in targets:
+        original = getattr(owner, name)
+
+        def counted(*args: object, _original=original, **kwargs: object) -> object:
+            counts.update(["round trip"])
+            return _original(*args, **kwargs)
+
+        setattr(owner, name, counted)
+
+
 async def measure(requests: int) -> None:
     settings = offline_settings()
     app = create_app(settings)
     counts: Counter[str] = Counter()
     async with app.router.lifespan_context(app):
         await warm_up(app.state.runtime)  # the model loads in a thread: not during the count
-        engine = app.state.runtime.engine.sync_engine
-        event.listen(engine, "before_cursor_execute", lambda *a, **k: counts.update(["sql"]))
-        event.listen(engine, "commit", lambda *a, **k: counts.update(["commit"]))
+        runtime = app.state.runtime
+        read_maker = getattr(runtime, "read_sessionmaker", None)  # older code: one engine
+        read_engine = read_maker.kw["bind"] if read_maker else None
+        for engine in {runtime.engine, read_engine or runtime.engine}:
+            sync = engine.sync_engine
+            event.listen(sync, "before_cursor_execute", lambda *a, **k: counts.update(["sql"]))
+            event.listen(sync, "commit", lambda *a, **k: counts.update(["commit"]))
+        count_round_trips(counts)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             email = "rt@bench.inferra.dev"
@@ -73,8 +98,8 @@ async def measure(requests: int) -> None:
             }
             print(f"machine: {machine()}")
             print(
-                f"{'request':<28} {'SQL statements':>15} {'commits':>8} {'mean ms':>8} "
-                f"{'CPU ms':>7}"
+                f"{'request':<28} {'SQL statements':>15} {'commits':>8} {'round trips':>12} "
+                f"{'mean ms':>8} {'CPU ms':>7}"
             )
             for name, call in cases.items():
                 for _ in range(WARM_UP):  # first calls compile statements, fill caches
@@ -90,7 +115,8 @@ async def measure(requests: int) -> None:
                 cpu = (time.process_time() - cpu_started) * 1000 / requests
                 print(
                     f"{name:<28} {counts['sql'] / requests:>15.1f} "
-                    f"{counts['commit'] / requests:>8.1f} {statistics.fmean(times):>8.1f} "
+                    f"{counts['commit'] / requests:>8.1f} {counts['round trip'] / requests:>12.1f} "
+                    f"{statistics.fmean(times):>8.1f} "
                     f"{cpu:>7.2f}"
                 )
 

@@ -22,6 +22,8 @@ class Runtime:
     urls: DatabaseUrls
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    # Reads only: a statement is its own transaction and Postgres refuses writes (core/db.py).
+    read_sessionmaker: async_sessionmaker[AsyncSession]
     graph: CompiledStateGraph
     agent: AgentContext  # providers and the database, as the graph's nodes see them
     jobs: procrastinate.App

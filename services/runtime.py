@@ -78,6 +78,8 @@ async def open_runtime(
         # 11-13 Postgres backends a second (benchmarks/README.md, fifth session).
         engine = create_engine(urls, pool_size=2 * pool_size)
         stack.push_async_callback(engine.dispose)
+        read_engine = create_engine(urls, read_only=True, pool_size=pool_size)
+        stack.push_async_callback(read_engine.dispose)
         embedder = embedder or create_embedder(settings)
         await check_embedding_dimension(engine, embedder)
         checkpointer = await stack.enter_async_context(
@@ -95,6 +97,7 @@ async def open_runtime(
             urls=urls,
             engine=engine,
             sessionmaker=sessionmaker,
+            read_sessionmaker=create_sessionmaker(read_engine),
             graph=build_graph(checkpointer),
             agent=context,
             jobs=job_app,
