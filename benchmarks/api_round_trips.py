@@ -5,10 +5,11 @@ move (the req/s of api_load do).
 
 Opens the app in-process (create_app's lifespan, offline settings, fresh embedded database),
 registers and logs in one requester, then counts, per request, the SQL statements the app's
-engine sends (SQLAlchemy's before_cursor_execute) and its commits, for `POST /api/v1/tickets`,
-`GET /api/v1/tickets/{id}` and `GET /api/v1/users/me`, and the round trips to Postgres that
-psycopg makes in this process (every query it sends and every BEGIN / COMMIT / ROLLBACK, pool
-pings and procrastinate's job insert on the same connection included).
+engines send (SQLAlchemy's before_cursor_execute) and their commits (SQLAlchemy's: on the
+read-only pool of GET requests a commit sends nothing), for `POST /api/v1/tickets`,
+`GET /api/v1/tickets/{id}`, `GET /api/v1/tickets` and `GET /api/v1/users/me`, and the round
+trips to Postgres that psycopg makes in this process (every query it sends and every BEGIN /
+COMMIT / ROLLBACK, pool pings and procrastinate's job insert on the same connection included).
 Prints the mean per request, the mean latency (in-process, so also the load's) and the CPU
 time this process spent per request (`time.process_time`: the app, its driver and the httpx
 client together, not Postgres; steadier than the latency on a busy machine), with
