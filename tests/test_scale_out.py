@@ -91,7 +91,10 @@ async def test_two_servers_two_workers_execute_each_run_once(cluster, sessionmak
         await create_user(
             session=session, email=f"staff@{DOMAIN}", password=PASSWORD, role=Role.support
         )
-    async with httpx.AsyncClient(timeout=30) as http:
+    # Idle connections are dropped after 1 s, before uvicorn's 5 s keep-alive closes them: a
+    # request sent on a connection the server is closing that instant fails with a ReadError.
+    limits = httpx.Limits(keepalive_expiry=1)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as http:
         headers = [await _login(http, cluster[i % 2], f"u{i}@{DOMAIN}") for i in range(USERS)]
         staff = await _login(http, cluster[0], f"staff@{DOMAIN}")
         uploads = [("a.md", "first"), ("b.md", "other"), ("a.md", "second")]
