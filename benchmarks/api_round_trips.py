@@ -29,6 +29,7 @@ import httpx
 from psycopg._connection_base import BaseConnection
 from psycopg._cursor_base import BaseCursor
 from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from api.main import create_app
 from benchmarks.figures import machine
@@ -63,13 +64,9 @@ async def measure(requests: int) -> None:
     counts: Counter[str] = Counter()
     async with app.router.lifespan_context(app):
         await warm_up(app.state.runtime)  # the model loads in a thread: not during the count
-        runtime = app.state.runtime
-        read_maker = getattr(runtime, "read_sessionmaker", None)  # older code: one engine
-        read_engine = read_maker.kw["bind"] if read_maker else None
-        for engine in {runtime.engine, read_engine or runtime.engine}:
-            sync = engine.sync_engine
-            event.listen(sync, "before_cursor_execute", lambda *a, **k: counts.update(["sql"]))
-            event.listen(sync, "commit", lambda *a, **k: counts.update(["commit"]))
+        # Every engine of the process (the app's write and read pools; older code has one).
+        event.listen(Engine, "before_cursor_execute", lambda *a, **k: counts.update(["sql"]))
+        event.listen(Engine, "commit", lambda *a, **k: counts.update(["commit"]))
         count_round_trips(counts)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
