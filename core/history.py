@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +17,38 @@ from core.providers.embeddings import Embedder
 def ticket_retrieval_text(title: str, description: str, summary: str, steps: Sequence[str]) -> str:
     """Problem + accepted resolution: what a similar future ticket is matched against."""
     return f"{title}\n{description}\nResolution: {summary} {' '.join(steps)}"
+
+
+@dataclass(frozen=True)
+class PastTicket:
+    """A ticket resolved before Inferra (demo data, an eval dataset's history)."""
+
+    title: str
+    description: str
+    resolution: str
+    steps: Sequence[str] = ()
+    category: Category = Category.other
+
+    def retrieval_text(self) -> str:
+        return ticket_retrieval_text(self.title, self.description, self.resolution, self.steps)
+
+
+async def import_resolved_tickets(
+    session: AsyncSession,
+    embedder: Embedder,
+    past: Sequence[PastTicket],
+    *,
+    owner_id: uuid.UUID,
+    model: str = "imported",
+) -> list[Ticket]:
+    """Each as a closed ticket with its accepted resolution. The texts are embedded in one call:
+    full batches on every model thread, where one call per ticket embeds batches of one."""
+    texts = [item.retrieval_text() for item in past]
+    embeddings = await embedder.embed_documents(texts)
+    return [
+        await _store(session, item, text, embedding, owner_id=owner_id, model=model)
+        for item, text, embedding in zip(past, texts, embeddings, strict=True)
+    ]
 
 
 async def import_resolved_ticket(
@@ -30,13 +63,27 @@ async def import_resolved_ticket(
     category: Category = Category.other,
     model: str = "imported",
 ) -> Ticket:
-    text = ticket_retrieval_text(title, description, resolution, steps)
-    [embedding] = await embedder.embed_documents([text])
+    past = PastTicket(title, description, resolution, steps, category)
+    [ticket] = await import_resolved_tickets(
+        session, embedder, [past], owner_id=owner_id, model=model
+    )
+    return ticket
+
+
+async def _store(
+    session: AsyncSession,
+    past: PastTicket,
+    text: str,
+    embedding: list[float],
+    *,
+    owner_id: uuid.UUID,
+    model: str,
+) -> Ticket:
     ticket = Ticket(
         owner_id=owner_id,
-        title=title,
-        description=description,
-        category=category,
+        title=past.title,
+        description=past.description,
+        category=past.category,
         status=TicketStatus.closed,
         resolution_text=text,
         embedding=embedding,
@@ -46,9 +93,9 @@ async def import_resolved_ticket(
     accepted = Resolution(
         ticket_id=ticket.id,
         version=1,
-        summary=resolution,
-        diagnoses=[resolution],
-        solutions=[{"title": "Resolution", "steps": list(steps) or [resolution]}],
+        summary=past.resolution,
+        diagnoses=[past.resolution],
+        solutions=[{"title": "Resolution", "steps": list(past.steps) or [past.resolution]}],
         sources=[],
         confidence=1.0,
         model=model,

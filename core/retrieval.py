@@ -100,6 +100,14 @@ _QUERY_VECTORS: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
 QUERY_CACHE_SIZE = 256
 
 
+# The caller's session keeps its read locks while the full-text half runs in a second one. A
+# schema change (ALTER TABLE, TRUNCATE) that waits for the first queues ahead of the second's
+# locks: the three would wait on each other for ever, a cycle Postgres cannot detect (one of its
+# edges is this process awaiting the second). Bounded, the second fails instead (55P03), the run's
+# attempt fails and lets go of its locks, and the job is retried (tests/test_retrieval.py).
+SIDE_SESSION_LOCK_TIMEOUT_MS = 3000
+
+
 class Retriever:
     def __init__(
         self,
@@ -162,7 +170,9 @@ class Retriever:
             if own is None:
                 return await text_search(repo, text_query, n)
             async with own() as session:
-                return await text_search(SearchRepository(session), text_query, n)
+                side = SearchRepository(session)
+                await side.bound_lock_wait(SIDE_SESSION_LOCK_TIMEOUT_MS)
+                return await text_search(side, text_query, n)
 
         if own is not None:
             by_vector, by_text = await side_by_side(vector_half(), text_half())

@@ -30,7 +30,7 @@ from agent.steps import history as checkpoint_history
 from agent.steps import steps_from
 from core.db import DatabaseUrls
 from core.errors import InferraError
-from core.history import import_resolved_ticket
+from core.history import PastTicket, import_resolved_tickets
 from core.models import Role, RunStatus, User
 from core.progress import progress_bar
 from core.providers.chat import create_chat_model
@@ -160,23 +160,16 @@ async def _import_history(
     owner: User,
     console: Console | None,
 ) -> dict[str, str]:
-    history_ids: dict[str, str] = {}
+    past = [
+        PastTicket(item.title, item.description, item.resolution, category=item.category)
+        for item in dataset.history
+    ]
     with progress_bar(console) as progress:
-        task = progress.add_task("importing history", total=len(dataset.history))
+        task = progress.add_task("importing history", total=len(past))
         async with sessionmaker.begin() as session:
-            for item in dataset.history:
-                ticket = await import_resolved_ticket(
-                    session,
-                    embedder,
-                    owner_id=owner.id,
-                    title=item.title,
-                    description=item.description,
-                    resolution=item.resolution,
-                    category=item.category,
-                )
-                history_ids[str(ticket.id)] = item.id
-                progress.advance(task)
-    return history_ids
+            tickets = await import_resolved_tickets(session, embedder, past, owner_id=owner.id)
+        progress.update(task, completed=len(past))
+    return {str(t.id): item.id for t, item in zip(tickets, dataset.history, strict=True)}
 
 
 # --- Full eval -------------------------------------------------------------------------------

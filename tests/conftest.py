@@ -10,9 +10,11 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
+import psycopg
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.context import AgentContext
@@ -113,8 +115,17 @@ async def _empty_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     application: FastAPI = request.getfixturevalue("app")
     names = [*(t.name for t in Base.metadata.sorted_tables), *CHECKPOINT_TABLES, *JOB_TABLES]
     tables = ", ".join(f'"{name}"' for name in names)
-    async with application.state.runtime.engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    # A run a test left going may hold a table the TRUNCATE needs while it waits for one the
+    # TRUNCATE holds: Postgres cancels one of the two; if it was the TRUNCATE, the run goes on
+    # and a second try finds the tables free.
+    for attempt in range(3):
+        try:
+            async with application.state.runtime.engine.begin() as conn:
+                await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            return
+        except DBAPIError as exc:
+            if attempt == 2 or not isinstance(exc.orig, psycopg.errors.DeadlockDetected):
+                raise
 
 
 @pytest.fixture

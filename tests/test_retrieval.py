@@ -6,6 +6,8 @@ import asyncio
 import uuid
 
 import pytest
+import sqlalchemy.exc
+from sqlalchemy import select, text
 
 from core.models import Category, FeedbackReason, Ticket, Verdict
 from core.repositories.feedback import FeedbackRepository
@@ -178,6 +180,47 @@ async def test_the_halves_find_the_same_side_by_side_as_one_after_the_other(
         async with sessionmaker() as session:
             expected = await in_turn.similar_tickets(session, query)
             assert expected and await side_by_side.similar_tickets(session, query) == expected
+
+
+async def test_the_side_session_gives_way_to_a_schema_change_instead_of_deadlocking(
+    app, agent_context, history, sessionmaker
+) -> None:
+    """A run's session holds a read lock on tickets; a schema change queues behind it; the
+    full-text half's own session then queues behind the change. Unbounded, the three would wait
+    for ever (one edge of the cycle is in this process, so Postgres cannot break it)."""
+    retriever = Retriever(app.state.settings, agent_context.embedder, sessionmaker)
+    engine = app.state.runtime.engine
+
+    async def schema_change() -> None:
+        async with engine.connect() as conn, conn.begin() as transaction:
+            await conn.execute(text("LOCK TABLE tickets IN ACCESS EXCLUSIVE MODE"))
+            await transaction.rollback()
+
+    async with sessionmaker() as session:
+        await session.execute(select(Ticket.id).limit(1))  # the run's read lock, held
+        change = asyncio.create_task(schema_change())
+        await _until_lock_awaited(engine, "tickets")
+        with pytest.raises(sqlalchemy.exc.OperationalError, match="lock timeout"):
+            await asyncio.wait_for(retriever.similar_tickets(session, "VPN disconnects"), 60)
+        await session.rollback()  # the run's attempt fails and lets go
+    await asyncio.wait_for(change, 60)  # the change went through
+
+
+async def _until_lock_awaited(engine, table: str) -> None:
+    """Until some session waits for a lock on `table` (at most ~30 s)."""
+    for _ in range(600):
+        async with engine.connect() as conn:
+            waiting = await conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+                    " WHERE c.relname = :t AND NOT l.granted"
+                ),
+                {"t": table},
+            )
+        if waiting:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"nothing ever waited for a lock on {table}")
 
 
 async def test_side_by_side_cancels_the_other_half_when_one_fails() -> None:

@@ -109,6 +109,12 @@ class SearchRepository:
             {"ef": str(ef_search)},
         )
 
+    async def bound_lock_wait(self, milliseconds: int) -> None:
+        """Transaction-local: a statement waiting longer than this for a lock fails (55P03)."""
+        await self.session.execute(
+            text("SELECT set_config('lock_timeout', :ms, true)"), {"ms": f"{milliseconds}ms"}
+        )
+
     async def doc_chunks_by_vector(
         self, vector: Sequence[float], limit: int
     ) -> list[tuple[uuid.UUID, float]]:
