@@ -106,6 +106,22 @@ async def test_concurrent_calls_get_the_vectors_of_their_own_texts() -> None:
     assert embedder._threads._max_workers == min(os.cpu_count() or 1, MODEL_THREADS)
 
 
+async def test_a_small_call_gives_every_model_thread_a_share(monkeypatch) -> None:
+    """32 texts were one batch on one thread while the other core idled."""
+    embedder = LocalEmbedder(EmbeddingPrecision.fp32)
+    sizes: list[int] = []
+    embed_batch = embedder._embed_batch
+    monkeypatch.setattr(
+        embedder, "_embed_batch", lambda texts: sizes.append(len(texts)) or embed_batch(texts)
+    )
+    threads = embedder._thread_count
+    await embedder.embed_documents((TEXTS * 32)[:32])
+    assert len(sizes) >= threads and max(sizes) <= -(-32 // threads)  # 16 + 16 on two cores
+    sizes.clear()
+    await embedder.embed_documents(TEXTS[:1])
+    assert sizes == [1]
+
+
 def test_batches_take_few_shapes() -> None:
     sizes = [len(batch) for batch in batches_of_few_shapes(list(range(11)), largest=32)]
     assert sizes == [8, 2, 1]

@@ -113,8 +113,9 @@ class LocalEmbedder:
         self._tokenizer: Any = None
         self._loading = threading.Lock()
         self._tokenizing = threading.Lock()  # a fast tokenizer is not safe to share unguarded
+        self._thread_count = min(os.cpu_count() or 1, MODEL_THREADS)
         self._threads = ThreadPoolExecutor(
-            max_workers=min(os.cpu_count() or 1, MODEL_THREADS),
+            max_workers=self._thread_count,
             thread_name_prefix="embedder",
             initializer=_one_intra_op_thread,
         )
@@ -173,7 +174,10 @@ class LocalEmbedder:
     async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         # Longest first, as sentence-transformers batches them: similar lengths pad less.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        batches = list(batches_of_few_shapes(order, self.batch_size))
+        # A small call is cut so that every model thread gets a share: 32 texts in one batch
+        # left a core idle, and embedded at half the rate of 16 + 16 (benchmarks/README.md).
+        share = -(-len(texts) // self._thread_count)
+        batches = list(batches_of_few_shapes(order, min(self.batch_size, max(1, share))))
         embedded = await asyncio.gather(
             *(self._on_model_thread(self._embed_batch, [texts[i] for i in b]) for b in batches)
         )
