@@ -45,7 +45,12 @@ def _serve(env: dict[str, str]) -> Iterator[str]:
     wait_until_ready(base, process, lambda: process.stderr.read() if process.stderr else "")
     yield base
     process.terminate()
-    process.wait(timeout=30)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()  # never left running: its worker would take later tests' jobs
+        process.wait()
+        raise
 
 
 @pytest.fixture(scope="session")
