@@ -44,7 +44,7 @@ async def import_resolved_tickets(
     """Each as a closed ticket with its accepted resolution. The texts are embedded in one call:
     full batches on every model thread, where one call per ticket embeds batches of one."""
     texts = [item.retrieval_text() for item in past]
-    embeddings = await embedder.embed_documents(texts)
+    embeddings = await embedder.embed_documents(texts) if texts else []
     return [
         await _store(session, item, text, embedding, owner_id=owner_id, model=model)
         for item, text, embedding in zip(past, texts, embeddings, strict=True)

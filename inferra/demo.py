@@ -9,7 +9,7 @@ import hashlib
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.history import import_resolved_ticket
+from core.history import PastTicket, import_resolved_tickets
 from core.models import Category, Document, Role, Ticket, User
 from core.providers.embeddings import Embedder
 from core.repositories.documents import ChunkIn, DocumentRepository
@@ -210,23 +210,11 @@ async def _knowledge_base(session: AsyncSession, embedder: Embedder, admin: User
 
 
 async def _history(session: AsyncSession, embedder: Embedder, admin: User) -> list[str]:
-    lines = []
-    for title, description, resolution, steps, category in HISTORY:
-        if await session.scalar(select(Ticket.id).where(Ticket.title == title)):
-            continue
-        await import_resolved_ticket(
-            session,
-            embedder,
-            owner_id=admin.id,
-            title=title,
-            description=description,
-            resolution=resolution,
-            steps=steps,
-            category=category,
-            model="demo",
-        )
-        lines.append(f"resolved ticket: {title}")
-    return lines
+    titles = [title for title, *_ in HISTORY]
+    seeded = set(await session.scalars(select(Ticket.title).where(Ticket.title.in_(titles))))
+    missing = [PastTicket(*item) for item in HISTORY if item[0] not in seeded]
+    await import_resolved_tickets(session, embedder, missing, owner_id=admin.id, model="demo")
+    return [f"resolved ticket: {past.title}" for past in missing]
 
 
 async def _open_tickets(session: AsyncSession, runtime: Runtime, alice: User) -> list[str]:
