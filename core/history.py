@@ -51,25 +51,6 @@ async def import_resolved_tickets(
     ]
 
 
-async def import_resolved_ticket(
-    session: AsyncSession,
-    embedder: Embedder,
-    *,
-    owner_id: uuid.UUID,
-    title: str,
-    description: str,
-    resolution: str,
-    steps: Sequence[str] = (),
-    category: Category = Category.other,
-    model: str = "imported",
-) -> Ticket:
-    past = PastTicket(title, description, resolution, steps, category)
-    [ticket] = await import_resolved_tickets(
-        session, embedder, [past], owner_id=owner_id, model=model
-    )
-    return ticket
-
-
 async def _store(
     session: AsyncSession,
     past: PastTicket,

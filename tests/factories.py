@@ -7,7 +7,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.history import import_resolved_ticket
+from core.history import PastTicket, import_resolved_tickets
 from core.models import Category, Document
 from core.providers.embeddings import Embedder
 from core.repositories.documents import ChunkIn, DocumentRepository
@@ -25,16 +25,8 @@ async def resolved_ticket(
     category: Category = Category.other,
 ) -> uuid.UUID:
     async with sessionmaker.begin() as session:
-        ticket = await import_resolved_ticket(
-            session,
-            embedder,
-            owner_id=owner_id,
-            title=title,
-            description=description,
-            resolution=resolution,
-            steps=steps,
-            category=category,
-        )
+        past = PastTicket(title, description, resolution, steps, category)
+        [ticket] = await import_resolved_tickets(session, embedder, [past], owner_id=owner_id)
         return ticket.id
 
 

@@ -16,6 +16,7 @@ from core.settings import RetrievalMode
 from ingestion.pipeline import ingest_bytes
 from services.search_stats import refresh_search_stats
 from tests import documents, factories
+from tests.test_crash_recovery import until
 
 HISTORY = {
     "vpn": (
@@ -199,28 +200,24 @@ async def test_the_side_session_gives_way_to_a_schema_change_instead_of_deadlock
     async with sessionmaker() as session:
         await session.execute(select(Ticket.id).limit(1))  # the run's read lock, held
         change = asyncio.create_task(schema_change())
-        await _until_lock_awaited(engine, "tickets")
+        await until(lambda: _lock_awaited(engine, "tickets"), "a lock wait on tickets", 30)
         with pytest.raises(sqlalchemy.exc.OperationalError, match="lock timeout"):
             await asyncio.wait_for(retriever.similar_tickets(session, "VPN disconnects"), 60)
         await session.rollback()  # the run's attempt fails and lets go
     await asyncio.wait_for(change, 60)  # the change went through
 
 
-async def _until_lock_awaited(engine, table: str) -> None:
-    """Until some session waits for a lock on `table` (at most ~30 s)."""
-    for _ in range(600):
-        async with engine.connect() as conn:
-            waiting = await conn.scalar(
-                text(
-                    "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
-                    " WHERE c.relname = :t AND NOT l.granted"
-                ),
-                {"t": table},
-            )
-        if waiting:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"nothing ever waited for a lock on {table}")
+async def _lock_awaited(engine, table: str) -> bool:
+    """Some session waits for a lock on `table`."""
+    async with engine.connect() as conn:
+        waiting = await conn.scalar(
+            text(
+                "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+                " WHERE c.relname = :t AND NOT l.granted"
+            ),
+            {"t": table},
+        )
+    return bool(waiting)
 
 
 async def test_side_by_side_cancels_the_other_half_when_one_fails() -> None:
