@@ -29,8 +29,8 @@ over the unix socket, after 20 untimed queries:
     side by side in a session each (as Retriever runs them), and the whole
     Retriever.similar_tickets (both, fusion, feedback demotion, the rows) with the embedding
     model replaced by the precomputed query vector;
-  - the full-text top 30 at each --text-ef against the exact top 30 of the same BM25 scores (the
-    same query with index scans off: every row scored), on the first --exact-queries queries;
+  - the full-text top 30 at each --text-ef against the exact top 30 of the same BM25 scores
+    (EXACT_TEXT: every resolved ticket scored), on the first --exact-queries queries;
   - inserting 2000 more rows (one COPY) once the HNSW indexes exist.
 Prints the table and the smallest ef_search that reaches recall@30 >= 0.95.
 """
@@ -60,7 +60,7 @@ from core import migrate
 from core.db import DatabaseUrls, create_engine, create_sessionmaker
 from core.embedded_pg import start_embedded_postgres, stop_embedded_postgres
 from core.logging import configure_logging
-from core.repositories.search import SearchRepository
+from core.repositories.search import SPARSE, SearchRepository, query_vector
 from core.retrieval import Retriever
 from core.settings import Settings
 from services.search_stats import refresh_search_stats
@@ -76,6 +76,12 @@ WARM_UP_APP = 5
 LEGACY_OR_QUERY = (
     "CAST(replace(CAST(websearch_to_tsquery('english', %(q)s) AS text), '&', '|') AS tsquery)"
 )
+# The exact BM25 top n (every resolved ticket scored): the reference for the app's full-text.
+EXACT_TEXT = f"""
+    SELECT id FROM tickets WHERE accepted_resolution_id IS NOT NULL
+       AND search_terms <#> CAST(:v AS {SPARSE}) < 0
+     ORDER BY search_terms <#> CAST(:v AS {SPARSE}), id LIMIT :n
+"""
 LEGACY_TEXT_SEARCH = f"""
     SELECT t.id FROM tickets t, (SELECT {LEGACY_OR_QUERY} AS q) q
      WHERE t.accepted_resolution_id IS NOT NULL AND t.search_tsv @@ q.q
@@ -229,11 +235,11 @@ def build_index(conn: psycopg.Connection, m: int, ef_construction: int, mem: str
 
 
 def build_sparse_index(conn: psycopg.Connection) -> float:
-    """Migration 0009's index on the BM25 sparse vectors (pgvector's defaults m 16, ef 64)."""
+    """Migration 0010's index on the BM25 sparse vectors (pgvector's defaults m 16, ef 64)."""
     started = time.perf_counter()
     conn.execute(
         "CREATE INDEX ix_tickets_search_terms_hnsw ON tickets"
-        " USING hnsw (search_terms sparsevec_ip_ops) WHERE accepted_resolution_id IS NOT NULL"
+        " USING hnsw (search_terms sparsevec_cosine_ops) WHERE accepted_resolution_id IS NOT NULL"
     )
     return time.perf_counter() - started
 
@@ -411,15 +417,19 @@ async def candidate_halves(sessionmaker, settings: Settings, vector, text: str, 
 
 
 async def text_hits(sessionmaker, query: str, n: int, ef: int, *, exact: bool = False):
-    """The app's full-text candidates; `exact` turns index scans off, so that the same query
-    scores every row and keeps the true top n (the reference)."""
+    """The app's full-text candidates, or with `exact` the true top n of the same BM25 scores:
+    every resolved ticket scored (the reference)."""
     async with sessionmaker() as session:
-        if exact:
-            await session.execute(sql_text("SET LOCAL enable_indexscan = off"))
-            await session.execute(sql_text("SET LOCAL enable_bitmapscan = off"))
+        repo = SearchRepository(session)
         started = time.perf_counter()
-        hits = await SearchRepository(session).resolved_tickets_by_text(query, n, ef_search=ef)
-        return {i for i, _ in hits}, (time.perf_counter() - started) * 1000
+        if exact:
+            terms = await repo.query_terms("tickets", query)
+            await session.execute(sql_text("SET LOCAL enable_indexscan = off"))  # no graph
+            rows = await session.execute(sql_text(EXACT_TEXT), {"v": query_vector(terms), "n": n})
+            ids = {r[0] for r in rows}
+        else:
+            ids = {i for i, _ in await repo.resolved_tickets_by_text(query, n, ef_search=ef)}
+        return ids, (time.perf_counter() - started) * 1000
 
 
 async def fulltext_agreement(sessionmaker, texts: list[str], n: int, args) -> list[str]:
@@ -536,7 +546,8 @@ def load_and_index(conn, corpus: Corpus, args: argparse.Namespace, facts: list[s
         "SELECT pg_size_pretty(pg_relation_size('ix_tickets_search_terms_hnsw'))"
     ).fetchone()[0]
     facts.append(
-        f"HNSW build on the BM25 sparse vectors (sparsevec_ip_ops): {sparse_s:.1f} s, index {size}"
+        f"HNSW build on the BM25 sparse vectors (sparsevec_cosine_ops): {sparse_s:.1f} s,"
+        f" index {size}"
     )
     return owner
 

@@ -8,7 +8,14 @@ import uuid
 
 from sqlalchemy import text
 
-from core.repositories.search import QueryTerm, SearchRepository, SearchStatsRepository, rarest
+from core.repositories.search import (
+    SPARSE,
+    QueryTerm,
+    SearchRepository,
+    SearchStatsRepository,
+    query_vector,
+    rarest,
+)
 from services.search_stats import refresh_search_stats
 
 EF = 200  # HNSW_EF_SEARCH_FULLTEXT's default
@@ -43,10 +50,23 @@ async def add_chunks(sessionmaker, texts: list[str]) -> None:
 
 
 async def ranked(sessionmaker, query: str, *, index: bool) -> list[uuid.UUID]:
-    """Through the HNSW index (seq scans off), or exact: every row scored (index scans off)."""
+    """Through the HNSW index (seq scans off), or exact: every row scored by BM25."""
     async with sessionmaker() as session:
-        await session.execute(text(f"SET LOCAL enable_{'seqscan' if index else 'indexscan'} = off"))
-        hits = await SearchRepository(session).doc_chunks_by_text(query, 10, ef_search=EF)
+        repo = SearchRepository(session)
+        if not index:
+            terms = await repo.query_terms("documents", query)
+            await session.execute(text("SET LOCAL enable_indexscan = off"))  # no graph
+            rows = await session.execute(
+                text(
+                    "SELECT id FROM document_chunks"
+                    f" WHERE search_terms <#> CAST(:v AS {SPARSE}) < 0"
+                    f" ORDER BY search_terms <#> CAST(:v AS {SPARSE}), id LIMIT 10"
+                ),
+                {"v": query_vector(terms)},
+            )
+            return [r[0] for r in rows]
+        await session.execute(text("SET LOCAL enable_seqscan = off"))
+        hits = await repo.doc_chunks_by_text(query, 10, ef_search=EF)
     return [chunk for chunk, _ in hits]
 
 

@@ -10,12 +10,14 @@ lexemes' IDF, taken from the corpus's term statistics (`search_term_stats`, refr
 
 Ranking every row that shares a word with a 30-word ticket reads most of the table, so the
 candidates come from two indexes and are then scored exactly:
-- an HNSW index on the sparse vectors (sparsevec_ip_ops) finds the rows that share many
-  weighty words with the query; `hnsw.ef_search` trades exactness for time;
-- HNSW on inner products links a row mostly to rows like it, so a row standing out by one rare
-  word (an error code, a product name) can be unreachable in its graph: the GIN index on the
-  tsvector adds every row with the query's rarest words, up to RARE_TERM_ROWS rows by their
-  document counts.
+- an HNSW index on the sparse vectors finds the rows that share many weighty words with the
+  query: the `ef_search` rows nearest to it by cosine (sparsevec_cosine_ops, migration 0010),
+  then ranked by the inner product. A graph on inner products strands more queries as the table
+  grows (every row links to the few longest, heaviest ones); `hnsw.ef_search` trades exactness
+  for time;
+- the graph links a row mostly to rows like it, so a row standing out by one rare word (an
+  error code, a product name) can be unreachable in it: the GIN index on the tsvector adds every
+  row with the query's rarest words, up to RARE_TERM_ROWS rows by their document counts.
 benchmarks/README.md ("Retrieval at scale") measures both against scoring every row.
 """
 
@@ -32,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 TERM_DIMENSIONS = 2**28  # as migration 0009's inferra_term_dim: md5's first 7 hex digits
 SPARSE = f"sparsevec({TERM_DIMENSIONS})"
-# Bind parameters inline, not from a CTE: HNSW serves ORDER BY column <#> constant only.
+# Bind parameters inline, not from a CTE: HNSW serves ORDER BY column <=> constant only.
 V = f"CAST(:v AS {SPARSE})"
 RARE = "CAST(:rare AS tsquery)"
 
@@ -220,7 +222,7 @@ class SearchRepository:
         sql = f"""
             SELECT id, max(score) AS best FROM (
               (SELECT c.id, -(c.search_terms <#> {V}) AS score FROM document_chunks c
-                ORDER BY c.search_terms <#> {V} LIMIT :n)
+                ORDER BY c.search_terms <=> {V} LIMIT :pool)
               UNION ALL
               (SELECT c.id, -(c.search_terms <#> {V}) FROM document_chunks c
                 WHERE c.tsv @@ {RARE} LIMIT :rare_cap)
@@ -237,7 +239,7 @@ class SearchRepository:
             SELECT ticket_id, max(score) AS best FROM (
               (SELECT t.id AS ticket_id, -(t.search_terms <#> {V}) AS score FROM tickets t
                 WHERE t.accepted_resolution_id IS NOT NULL AND t.id IS DISTINCT FROM :exclude
-                ORDER BY t.search_terms <#> {V} LIMIT :n)
+                ORDER BY t.search_terms <=> {V} LIMIT :pool)
               UNION ALL
               (SELECT t.id, -(t.search_terms <#> {V}) FROM tickets t
                 WHERE t.accepted_resolution_id IS NOT NULL AND t.id IS DISTINCT FROM :exclude
@@ -247,7 +249,7 @@ class SearchRepository:
                  FROM ticket_comments c JOIN tickets t ON t.id = c.ticket_id
                 WHERE NOT c.internal AND t.accepted_resolution_id IS NOT NULL
                   AND t.id IS DISTINCT FROM :exclude
-                ORDER BY c.search_terms <#> {V} LIMIT :n)
+                ORDER BY c.search_terms <=> {V} LIMIT :pool)
               UNION ALL
               (SELECT c.ticket_id, -(c.search_terms <#> {V})
                  FROM ticket_comments c JOIN tickets t ON t.id = c.ticket_id
@@ -260,12 +262,19 @@ class SearchRepository:
     async def _bm25(
         self, corpus: str, query: str, sql: str, limit: int, ef_search: int, params: dict
     ) -> list[tuple[uuid.UUID, float]]:
-        """Run a BM25 candidate query (its :v, :rare, :n, :rare_cap bound here)."""
+        """Run a BM25 candidate query (its :v, :rare, :n, :pool, :rare_cap bound here): the
+        graph's `ef_search` nearest rows by cosine are its pool, ranked by BM25."""
         terms = await self.query_terms(corpus, query)
         if not terms:
             return []
         await self.tune_hnsw(ef_search)
-        bound = {"v": query_vector(terms), "rare": rarest(terms), "n": limit, "rare_cap": RARE_CAP}
+        bound = {
+            "v": query_vector(terms),
+            "rare": rarest(terms),
+            "n": limit,
+            "pool": max(limit, ef_search),
+            "rare_cap": RARE_CAP,
+        }
         rows = await self.session.execute(text(sql), {**bound, **params})
         return [(r[0], float(r[1])) for r in rows]
 
