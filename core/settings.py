@@ -104,7 +104,8 @@ class Settings(BaseSettings):
     # Tuned on evals/datasets/it_support_v1 with BM25 full-text (README: retrieval ablation).
     fusion_weight_fulltext: float = Field(default=0.4, ge=0)
     hnsw_ef_search: int = Field(default=80, ge=10, le=1000)
-    # The same for BM25 full-text's sparse vectors (benchmarks/README.md: "Retrieval at scale").
+    # The same for BM25 full-text's sparse vectors, and the size of the pool their graph gives
+    # (the nearest rows by cosine, then ranked by BM25; benchmarks/README.md: "Ninth session").
     hnsw_ef_search_fulltext: int = Field(default=200, ge=10, le=1000)
     # Each not_helpful verdict on a ticket's accepted resolution multiplies its score by this.
     feedback_demotion_factor: float = Field(default=0.5, ge=0, le=1)
