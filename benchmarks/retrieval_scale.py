@@ -30,7 +30,8 @@ over the unix socket, after 20 untimed queries:
     Retriever.similar_tickets (both, fusion, feedback demotion, the rows) with the embedding
     model replaced by the precomputed query vector;
   - the full-text top 30 at each --text-ef against the exact top 30 of the same BM25 scores
-    (EXACT_TEXT: every resolved ticket scored), on the first --exact-queries queries;
+    (SearchRepository.ranked_exactly: every resolved ticket scored), on the first
+    --exact-queries queries;
   - inserting 2000 more rows (one COPY) once the HNSW indexes exist.
 Prints the table and the smallest ef_search that reaches recall@30 >= 0.95.
 """
@@ -53,14 +54,13 @@ import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
 from psycopg.types.enum import EnumInfo, register_enum
-from sqlalchemy import text as sql_text
 
 from benchmarks.figures import machine, pct
 from core import migrate
 from core.db import DatabaseUrls, create_engine, create_sessionmaker
 from core.embedded_pg import start_embedded_postgres, stop_embedded_postgres
 from core.logging import configure_logging
-from core.repositories.search import SPARSE, SearchRepository, query_vector
+from core.repositories.search import SearchRepository
 from core.retrieval import Retriever
 from core.settings import Settings
 from services.search_stats import refresh_search_stats
@@ -76,12 +76,6 @@ WARM_UP_APP = 5
 LEGACY_OR_QUERY = (
     "CAST(replace(CAST(websearch_to_tsquery('english', %(q)s) AS text), '&', '|') AS tsquery)"
 )
-# The exact BM25 top n (every resolved ticket scored): the reference for the app's full-text.
-EXACT_TEXT = f"""
-    SELECT id FROM tickets WHERE accepted_resolution_id IS NOT NULL
-       AND search_terms <#> CAST(:v AS {SPARSE}) < 0
-     ORDER BY search_terms <#> CAST(:v AS {SPARSE}), id LIMIT :n
-"""
 LEGACY_TEXT_SEARCH = f"""
     SELECT t.id FROM tickets t, (SELECT {LEGACY_OR_QUERY} AS q) q
      WHERE t.accepted_resolution_id IS NOT NULL AND t.search_tsv @@ q.q
@@ -423,10 +417,7 @@ async def text_hits(sessionmaker, query: str, n: int, ef: int, *, exact: bool = 
         repo = SearchRepository(session)
         started = time.perf_counter()
         if exact:
-            terms = await repo.query_terms("tickets", query)
-            await session.execute(sql_text("SET LOCAL enable_indexscan = off"))  # no graph
-            rows = await session.execute(sql_text(EXACT_TEXT), {"v": query_vector(terms), "n": n})
-            ids = {r[0] for r in rows}
+            ids = set(await repo.ranked_exactly("tickets", query, n))
         else:
             ids = {i for i, _ in await repo.resolved_tickets_by_text(query, n, ef_search=ef)}
         return ids, (time.perf_counter() - started) * 1000

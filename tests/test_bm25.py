@@ -8,14 +8,7 @@ import uuid
 
 from sqlalchemy import text
 
-from core.repositories.search import (
-    SPARSE,
-    QueryTerm,
-    SearchRepository,
-    SearchStatsRepository,
-    query_vector,
-    rarest,
-)
+from core.repositories.search import QueryTerm, SearchRepository, SearchStatsRepository, rarest
 from services.search_stats import refresh_search_stats
 
 EF = 200  # HNSW_EF_SEARCH_FULLTEXT's default
@@ -54,17 +47,7 @@ async def ranked(sessionmaker, query: str, *, index: bool) -> list[uuid.UUID]:
     async with sessionmaker() as session:
         repo = SearchRepository(session)
         if not index:
-            terms = await repo.query_terms("documents", query)
-            await session.execute(text("SET LOCAL enable_indexscan = off"))  # no graph
-            rows = await session.execute(
-                text(
-                    "SELECT id FROM document_chunks"
-                    f" WHERE search_terms <#> CAST(:v AS {SPARSE}) < 0"
-                    f" ORDER BY search_terms <#> CAST(:v AS {SPARSE}), id LIMIT 10"
-                ),
-                {"v": query_vector(terms)},
-            )
-            return [r[0] for r in rows]
+            return await repo.ranked_exactly("documents", query, 10)
         await session.execute(text("SET LOCAL enable_seqscan = off"))
         hits = await repo.doc_chunks_by_text(query, 10, ef_search=EF)
     return [chunk for chunk, _ in hits]

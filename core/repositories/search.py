@@ -38,13 +38,11 @@ SPARSE = f"sparsevec({TERM_DIMENSIONS})"
 V = f"CAST(:v AS {SPARSE})"
 RARE = "CAST(:rare AS tsquery)"
 
-# The corpora whose term statistics give the query side's IDF: the rows each one counts.
+# The corpora whose term statistics give the query side's IDF: table, tsvector column, and the
+# rows each one counts and searches.
 CORPORA = {
-    "tickets": (
-        "tickets",
-        "SELECT search_tsv FROM tickets WHERE accepted_resolution_id IS NOT NULL",
-    ),
-    "documents": ("document_chunks", "SELECT tsv FROM document_chunks"),
+    "tickets": ("tickets", "search_tsv", "accepted_resolution_id IS NOT NULL"),
+    "documents": ("document_chunks", "tsv", "TRUE"),
 }
 RARE_TERM_ROWS = 300  # rows of the query's rarest words read through GIN, by document counts
 RARE_CAP = 2 * RARE_TERM_ROWS  # the most such rows read, however stale the counts
@@ -259,6 +257,21 @@ class SearchRepository:
             """
         return await self._bm25("tickets", query, sql, limit, ef_search, {"exclude": exclude})
 
+    async def ranked_exactly(self, corpus: str, query: str, limit: int) -> list[uuid.UUID]:
+        """The true BM25 top `limit` of a corpus's own rows (every one scored, no graph; not the
+        tickets' comments): the reference the graph's candidates are measured against."""
+        table, _, rows = CORPORA[corpus]
+        terms = await self.query_terms(corpus, query)
+        await self.session.execute(text("SET LOCAL enable_indexscan = off"))
+        found = await self.session.execute(
+            text(
+                f"SELECT id FROM {table} WHERE {rows} AND search_terms <#> {V} < 0"
+                f" ORDER BY search_terms <#> {V}, id LIMIT :n"
+            ),
+            {"v": query_vector(terms), "n": limit},
+        )
+        return [r[0] for r in found]
+
     async def _bm25(
         self, corpus: str, query: str, sql: str, limit: int, ef_search: int, params: dict
     ) -> list[tuple[uuid.UUID, float]]:
@@ -291,7 +304,8 @@ class SearchStatsRepository:
     async def refresh(self, corpus: str) -> int:
         """Recompute a corpus's statistics; returns its row count. One refresh at a time (the
         worker's periodic task and a CLI load could meet): the second waits, then redoes it."""
-        table, rows_sql = CORPORA[corpus]
+        table, column, rows = CORPORA[corpus]
+        rows_sql = f"SELECT {column} FROM {table} WHERE {rows}"
         await self.session.execute(
             text("SELECT pg_advisory_xact_lock(hashtext('inferra_search_stats'), 0)")
         )
@@ -324,7 +338,7 @@ class SearchStatsRepository:
     async def refresh_stale(self) -> list[str]:
         """Refresh the corpora written to enough since their last refresh; returns their names."""
         refreshed = []
-        for corpus, (table, _) in CORPORA.items():
+        for corpus, (table, _, _) in CORPORA.items():
             seen = (
                 await self.session.execute(
                     text("SELECT docs, changes_seen FROM search_corpus_stats WHERE corpus = :c"),
