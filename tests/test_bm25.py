@@ -8,7 +8,7 @@ import uuid
 
 from sqlalchemy import text
 
-from core.repositories.search import QueryTerm, SearchRepository, SearchStatsRepository, rarest
+from core.repositories.search import QueryTerm, SearchRepository, SearchStatsRepository, gin_matches
 from services.search_stats import refresh_search_stats
 
 EF = 200  # HNSW_EF_SEARCH_FULLTEXT's default
@@ -99,11 +99,38 @@ async def test_a_query_of_stop_words_or_unknown_words_finds_nothing(app, session
         assert len(await repo.doc_chunks_by_text("printer's \\ | & ! ( tray", 5, ef_search=EF)) == 1
 
 
-def test_the_gin_side_takes_the_rarest_words_within_its_row_budget() -> None:
+def test_the_gin_side_takes_the_rarest_words_then_pairs_within_its_row_budget() -> None:
     def term(lexeme: str, docs: int) -> QueryTerm:
-        return QueryTerm(lexeme, 1, 1.0, docs)
+        return QueryTerm(lexeme, 1, 1.0, docs, corpus_docs=10_000)
 
     terms = [term("printer", 250), term("e42", 3), term("o'brien", 40), term("queue", 90)]
-    assert rarest(terms, rows=300) == "'e42' | 'o''brien' | 'queue'"  # 3 + 40 + 90 <= 300
-    assert rarest(terms, rows=2) is None  # even the rarest word is too common
-    assert rarest([term("new", 0), term("words", 0)], rows=300) == "'new' | 'words'"
+    # 3 + 40 + 90 <= 300, printer alone would pass it; a single remaining word makes no pair
+    assert gin_matches(terms, rows=300) == ["'e42'", "'o''brien'", "'queue'"]
+    assert gin_matches([term("new", 0), term("words", 0)], rows=300) == ["'new'", "'words'"]
+    # no word is rare enough alone: the pairs most likely to be rare, as if independent
+    common = [term("vpn", 2000), term("token", 1000), term("expired", 500)]
+    assert gin_matches(common, rows=300) == [
+        "'expired' & 'token'",  # 500 x 1000 / 10,000 = 50
+        "'expired' & 'vpn'",  # 100; 'token' & 'vpn' (200) would pass 300
+    ]
+    assert gin_matches(common, rows=40) == []
+    assert gin_matches([], rows=300) == []
+
+
+async def test_the_full_text_gin_indexes_keep_no_pending_list(app, sessionmaker) -> None:
+    """Each GIN scan would read the whole pending list, once per tsquery of `gin_matches`."""
+    async with sessionmaker() as session:
+        options = dict(
+            (
+                await session.execute(
+                    text(
+                        "SELECT relname, reloptions FROM pg_class"
+                        " WHERE relam = (SELECT oid FROM pg_am WHERE amname = 'gin')"
+                    )
+                )
+            ).all()
+        )
+    assert options == {
+        index: ["fastupdate=off"]
+        for index in ("ix_tickets_search_tsv", "ix_ticket_comments_tsv", "ix_document_chunks_tsv")
+    }

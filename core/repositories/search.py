@@ -16,13 +16,16 @@ candidates come from two indexes and are then scored exactly:
   grows (every row links to the few longest, heaviest ones); `hnsw.ef_search` trades exactness
   for time;
 - the graph links a row mostly to rows like it, so a row standing out by one rare word (an
-  error code, a product name) can be unreachable in it: the GIN index on the tsvector adds every
-  row with the query's rarest words, up to RARE_TERM_ROWS rows by their document counts.
+  error code, a product name) or by several of the query's weightiest words (each common alone,
+  the row's neighbours elsewhere) can be unreachable in it: the GIN index on the tsvector adds
+  the rows with the query's rarest words, and with two of its HEAVY_WORDS rarest words, up to
+  RARE_TERM_ROWS rows by their estimated counts (`gin_matches`).
 benchmarks/README.md ("Retrieval at scale") measures both against scoring every row.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import uuid
@@ -36,7 +39,9 @@ TERM_DIMENSIONS = 2**28  # as migration 0009's inferra_term_dim: md5's first 7 h
 SPARSE = f"sparsevec({TERM_DIMENSIONS})"
 # Bind parameters inline, not from a CTE: HNSW serves ORDER BY column <=> constant only.
 V = f"CAST(:v AS {SPARSE})"
-RARE = "CAST(:rare AS tsquery)"
+# One GIN scan per tsquery (a bitmap index scan runs once per array element), so each pair is
+# read by its rarer word's postings, not by the union of every word's.
+RARE = "ANY(CAST(:rare AS tsquery[]))"
 
 # The corpora whose term statistics give the query side's IDF: table, tsvector column, and the
 # rows each one counts and searches.
@@ -44,8 +49,9 @@ CORPORA = {
     "tickets": ("tickets", "search_tsv", "accepted_resolution_id IS NOT NULL"),
     "documents": ("document_chunks", "tsv", "TRUE"),
 }
-RARE_TERM_ROWS = 300  # rows of the query's rarest words read through GIN, by document counts
-RARE_CAP = 2 * RARE_TERM_ROWS  # the most such rows read, however stale the counts
+RARE_TERM_ROWS = 600  # rows the GIN side reads, by estimated counts
+RARE_CAP = 2 * RARE_TERM_ROWS  # the most such rows read, however wrong the estimates
+HEAVY_WORDS = 12  # the query's rarest words, whose pairs GIN also reads
 STALE_FRACTION = 0.05  # refresh once rows written since the last refresh exceed 5 % of the corpus
 
 
@@ -66,6 +72,7 @@ class QueryTerm:
     dim: int
     idf: float
     docs: int  # rows of the corpus containing it, at the last statistics refresh
+    corpus_docs: int  # the corpus's rows, at the same refresh
 
 
 def idf(docs_with_term: int, corpus_docs: int) -> float:
@@ -74,17 +81,32 @@ def idf(docs_with_term: int, corpus_docs: int) -> float:
     return math.log(1 + (total - docs_with_term + 0.5) / (docs_with_term + 0.5))
 
 
-def rarest(terms: Sequence[QueryTerm], rows: int = RARE_TERM_ROWS) -> str | None:
-    """A tsquery of the query's rarest words whose document counts add up to at most `rows`
-    (quoted lexemes: taken as they are, never as syntax); None (matches nothing) when even the
-    rarest is common."""
-    chosen, total = [], 0
-    for term in sorted(terms, key=lambda t: (t.docs, t.lexeme)):
-        total += term.docs
-        if total > rows:
+def gin_matches(terms: Sequence[QueryTerm], rows: int = RARE_TERM_ROWS) -> list[str]:
+    """The tsqueries the GIN side reads while their estimated rows add up to at most `rows`:
+    first the query's rarest words alone (by document count), then pairs of the HEAVY_WORDS
+    rarest of the others, the most selective first (docs_a x docs_b / corpus rows: as if
+    independent). Lexemes are quoted: taken as they are, never as syntax."""
+    by_rarity = sorted(terms, key=lambda t: (t.docs, t.lexeme))
+    running = itertools.accumulate(t.docs for t in by_rarity)
+    alone = [t for t, upto in zip(by_rarity, running, strict=True) if upto <= rows]
+    chosen = [_quoted(t.lexeme) for t in alone]
+    total = float(sum(t.docs for t in alone))
+    corpus = max([1, *(t.corpus_docs for t in terms)])
+    heavy = by_rarity[len(alone) : len(alone) + HEAVY_WORDS]
+    pairs = sorted(
+        (a.docs * b.docs / corpus, f"{_quoted(a.lexeme)} & {_quoted(b.lexeme)}")
+        for a, b in itertools.combinations(heavy, 2)
+    )
+    for estimate, both in pairs:
+        if total + estimate > rows:
             break
-        chosen.append("'" + term.lexeme.replace("\\", "\\\\").replace("'", "''") + "'")
-    return " | ".join(chosen) or None
+        total += estimate
+        chosen.append(both)
+    return chosen
+
+
+def _quoted(lexeme: str) -> str:
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def query_vector(terms: Sequence[QueryTerm]) -> str:
@@ -211,7 +233,7 @@ class SearchRepository:
             ),
             {"q": query, "c": corpus},
         )
-        return [QueryTerm(r[0], r[1], idf(r[2], r[3]), r[2]) for r in rows]
+        return [QueryTerm(r[0], r[1], idf(r[2], r[3]), r[2], r[3]) for r in rows]
 
     async def doc_chunks_by_text(
         self, query: str, limit: int, *, ef_search: int
@@ -283,7 +305,7 @@ class SearchRepository:
         await self.tune_hnsw(ef_search)
         bound = {
             "v": query_vector(terms),
-            "rare": rarest(terms),
+            "rare": gin_matches(terms),
             "n": limit,
             "pool": max(limit, ef_search),
             "rare_cap": RARE_CAP,
