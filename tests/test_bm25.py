@@ -8,7 +8,13 @@ import uuid
 
 from sqlalchemy import text
 
-from core.repositories.search import QueryTerm, SearchRepository, SearchStatsRepository, gin_matches
+from core.repositories.search import (
+    GIN_SCANS,
+    QueryTerm,
+    SearchRepository,
+    SearchStatsRepository,
+    gin_matches,
+)
 from services.search_stats import refresh_search_stats
 
 EF = 200  # HNSW_EF_SEARCH_FULLTEXT's default
@@ -107,6 +113,8 @@ def test_the_gin_side_takes_the_rarest_words_then_pairs_within_its_row_budget() 
     # 3 + 40 + 90 <= 300, printer alone would pass it; a single remaining word makes no pair
     assert gin_matches(terms, rows=300) == ["'e42'", "'o''brien'", "'queue'"]
     assert gin_matches([term("new", 0), term("words", 0)], rows=300) == ["'new'", "'words'"]
+    unknown = [term(f"x{i:04d}", 0) for i in range(1_500)]  # a long ticket of unknown words
+    assert gin_matches(unknown, rows=300) == [f"'x{i:04d}'" for i in range(GIN_SCANS)]
     # no word is rare enough alone: the pairs most likely to be rare, as if independent
     common = [term("vpn", 2000), term("token", 1000), term("expired", 500)]
     assert gin_matches(common, rows=300) == [

@@ -40,7 +40,7 @@ SPARSE = f"sparsevec({TERM_DIMENSIONS})"
 # Bind parameters inline, not from a CTE: HNSW serves ORDER BY column <=> constant only.
 V = f"CAST(:v AS {SPARSE})"
 # One GIN scan per tsquery (a bitmap index scan runs once per array element), so each pair is
-# read by its rarer word's postings, not by the union of every word's.
+# read through its two words' postings, not through the union of every word's.
 RARE = "ANY(CAST(:rare AS tsquery[]))"
 
 # The corpora whose term statistics give the query side's IDF: table, tsvector column, and the
@@ -52,6 +52,8 @@ CORPORA = {
 RARE_TERM_ROWS = 600  # rows the GIN side reads, by estimated counts
 RARE_CAP = 2 * RARE_TERM_ROWS  # the most such rows read, however wrong the estimates
 HEAVY_WORDS = 12  # the query's rarest words, whose pairs GIN also reads
+GIN_SCANS = 64  # the most tsqueries (index scans) per search: a 10,000-character ticket of
+# words no row has would otherwise be a scan per word
 STALE_FRACTION = 0.05  # refresh once rows written since the last refresh exceed 5 % of the corpus
 
 
@@ -85,7 +87,8 @@ def gin_matches(terms: Sequence[QueryTerm], rows: int = RARE_TERM_ROWS) -> list[
     """The tsqueries the GIN side reads while their estimated rows add up to at most `rows`:
     first the query's rarest words alone (by document count), then pairs of the HEAVY_WORDS
     rarest of the others, the most selective first (docs_a x docs_b / corpus rows: as if
-    independent). Lexemes are quoted: taken as they are, never as syntax."""
+    independent); at most GIN_SCANS of them. Lexemes are quoted: taken as they are, never as
+    syntax."""
     by_rarity = sorted(terms, key=lambda t: (t.docs, t.lexeme))
     running = itertools.accumulate(t.docs for t in by_rarity)
     alone = [t for t, upto in zip(by_rarity, running, strict=True) if upto <= rows]
@@ -102,7 +105,7 @@ def gin_matches(terms: Sequence[QueryTerm], rows: int = RARE_TERM_ROWS) -> list[
             break
         total += estimate
         chosen.append(both)
-    return chosen
+    return chosen[:GIN_SCANS]
 
 
 def _quoted(lexeme: str) -> str:
