@@ -52,10 +52,11 @@ async def ranked(sessionmaker, query: str, *, index: bool) -> list[uuid.UUID]:
     """Through the HNSW index (seq scans off), or exact: every row scored by BM25."""
     async with sessionmaker() as session:
         repo = SearchRepository(session)
-        if not index:
-            return await repo.ranked_exactly("documents", query, 10)
-        await session.execute(text("SET LOCAL enable_seqscan = off"))
-        hits = await repo.doc_chunks_by_text(query, 10, ef_search=EF)
+        if index:
+            await session.execute(text("SET LOCAL enable_seqscan = off"))
+            hits = await repo.doc_chunks_by_text(query, 10, ef_search=EF)
+        else:
+            hits = await repo.ranked_exactly("documents", query, 10)
     return [chunk for chunk, _ in hits]
 
 

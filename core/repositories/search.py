@@ -282,20 +282,24 @@ class SearchRepository:
             """
         return await self._bm25("tickets", query, sql, limit, ef_search, {"exclude": exclude})
 
-    async def ranked_exactly(self, corpus: str, query: str, limit: int) -> list[uuid.UUID]:
-        """The true BM25 top `limit` of a corpus's own rows (every one scored, no graph; not the
-        tickets' comments): the reference the graph's candidates are measured against."""
+    async def ranked_exactly(
+        self, corpus: str, query: str, limit: int
+    ) -> list[tuple[uuid.UUID, float]]:
+        """The true BM25 top `limit` of a corpus's own rows with their scores (every one scored,
+        no graph; not the tickets' comments): the reference the graph's candidates are measured
+        against."""
         table, _, rows = CORPORA[corpus]
         terms = await self.query_terms(corpus, query)
         await self.session.execute(text("SET LOCAL enable_indexscan = off"))
         found = await self.session.execute(
             text(
-                f"SELECT id FROM {table} WHERE {rows} AND search_terms <#> {V} < 0"
+                f"SELECT id, -(search_terms <#> {V}) FROM {table}"
+                f" WHERE {rows} AND search_terms <#> {V} < 0"
                 f" ORDER BY search_terms <#> {V}, id LIMIT :n"
             ),
             {"v": query_vector(terms), "n": limit},
         )
-        return [r[0] for r in found]
+        return [(r[0], float(r[1])) for r in found]
 
     async def _bm25(
         self, corpus: str, query: str, sql: str, limit: int, ef_search: int, params: dict
