@@ -55,7 +55,7 @@ def open_database(settings: Settings) -> Iterator[Database]:
     if settings.database_url:
         yield Database(DatabaseUrls.from_any(settings.database_url))
         return
-    server = start_embedded_postgres(settings.embedded_pg_dir)
+    server = start_embedded_postgres(settings.embedded_pg_dir, settings.embedded_pg_shared_buffers)
     try:
         yield Database(DatabaseUrls.from_any(server.get_uri()), server)
     finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import time
 import warnings
@@ -46,8 +47,9 @@ def prune_stale_handles(pgdata: Path) -> list[int]:
     return stale
 
 
-def start_embedded_postgres(pgdata: Path):  # -> pgserver.PostgresServer (untyped package)
-    """Start (or attach to) the embedded server; returns the pgserver handle."""
+def start_embedded_postgres(pgdata: Path, shared_buffers: str | None = None):
+    """Start (or attach to) the embedded server; returns the pgserver handle (untyped package).
+    `shared_buffers` (e.g. "4GB"), when given, becomes the server's (`_apply_shared_buffers`)."""
     # platformdirs warns (at pgserver's import) when XDG_RUNTIME_DIR is unset, as on servers
     # and in CI; its /tmp fallback is fine.
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
@@ -58,12 +60,46 @@ def start_embedded_postgres(pgdata: Path):  # -> pgserver.PostgresServer (untype
     prune_stale_handles(pgdata)
     started = time.perf_counter()
     server = pgserver.get_server(str(pgdata), cleanup_mode="stop")
+    if shared_buffers:
+        _apply_shared_buffers(server, shared_buffers)
     log.info(
         "embedded_pg_ready",
         pgdata=str(pgdata),
         seconds=round(time.perf_counter() - started, 2),
     )
     return server
+
+
+def _apply_shared_buffers(server, size: str) -> None:
+    """Postgres reads shared_buffers only when it starts: a new size is written to the data
+    dir's postgresql.auto.conf and the server restarted, if no other process is attached (else
+    it applies at the server's next start; the log says so). The indexes of a large history kept
+    in Postgres's own memory are not paged out with the OS page cache (README: Scaling out)."""
+    import psycopg
+    from pgserver._commands import pg_ctl
+    from psycopg import sql
+
+    with type(server)._lock:  # pgserver's inter-process lock: no process attaches meanwhile
+        with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+            same = conn.execute(
+                "SELECT pg_size_bytes(current_setting('shared_buffers')) = pg_size_bytes(%s)",
+                (size,),
+            ).fetchone()
+            if same and same[0]:
+                return
+            conn.execute(sql.SQL("ALTER SYSTEM SET shared_buffers = {}").format(size))
+        if server.global_process_id_list.get() != [os.getpid()]:
+            log.warning("embedded_pg_shared_buffers_pending", size=size, applies="next start")
+            return
+        # restart reuses the running server's options (postmaster.opts: its socket, no TCP)
+        pg_ctl(
+            ["-w", "-l", str(server.log), "restart"],
+            pgdata=server.pgdata,
+            user=server.system_user,
+            timeout=60,
+        )
+        server.ensure_postgres_running()
+    log.info("embedded_pg_shared_buffers_applied", size=size)
 
 
 def stop_embedded_postgres(server) -> None:
