@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import shutil
+import subprocess
 import time
 import warnings
 from collections import deque
@@ -21,6 +22,8 @@ from pathlib import Path
 
 import psutil
 import structlog
+from psycopg import Error as PostgresError
+from psycopg import connect, sql
 
 log = structlog.get_logger(__name__)
 
@@ -73,24 +76,35 @@ def start_embedded_postgres(pgdata: Path, shared_buffers: str | None = None):
 def _apply_shared_buffers(server, size: str) -> None:
     """Postgres reads shared_buffers only when it starts: a new size is written to the data
     dir's postgresql.auto.conf and the server restarted, if no other process is attached (else
-    it applies at the server's next start; the log says so). The indexes of a large history kept
-    in Postgres's own memory are not paged out with the OS page cache (README: Scaling out)."""
-    import psycopg
-    from pgserver._commands import pg_ctl
-    from psycopg import sql
-
+    it applies at the server's next start; the log says so). A size Postgres refuses or cannot
+    allocate is logged, and the server runs with the size it had. The indexes of a
+    large history kept in Postgres's own memory are not paged out with the OS page cache
+    (README: Scaling out)."""
     with type(server)._lock:  # pgserver's inter-process lock: no process attaches meanwhile
-        with psycopg.connect(server.get_uri(), autocommit=True) as conn:
-            same = conn.execute(
-                "SELECT pg_size_bytes(current_setting('shared_buffers')) = pg_size_bytes(%s)",
-                (size,),
-            ).fetchone()
-            if same and same[0]:
-                return
-            conn.execute(sql.SQL("ALTER SYSTEM SET shared_buffers = {}").format(size))
+        try:
+            with connect(server.get_uri(), autocommit=True) as conn:
+                row = conn.execute(
+                    "SELECT current_setting('shared_buffers'),"
+                    " pg_size_bytes(current_setting('shared_buffers')) = pg_size_bytes(%s)",
+                    (size,),
+                ).fetchone()
+                previous, same = row if row else ("128MB", False)
+                if same:
+                    return
+                conn.execute(sql.SQL("ALTER SYSTEM SET shared_buffers = {}").format(size))
+        except PostgresError as refused:
+            log.error("embedded_pg_shared_buffers_refused", size=size, reason=str(refused))
+            return
         if server.global_process_id_list.get() != [os.getpid()]:
             log.warning("embedded_pg_shared_buffers_pending", size=size, applies="next start")
             return
+        _restart_with_shared_buffers(server, size, previous)
+
+
+def _restart_with_shared_buffers(server, size: str, previous: str) -> None:
+    from pgserver._commands import pg_ctl
+
+    try:
         # restart reuses the running server's options (postmaster.opts: its socket, no TCP)
         pg_ctl(
             ["-w", "-l", str(server.log), "restart"],
@@ -98,7 +112,16 @@ def _apply_shared_buffers(server, size: str) -> None:
             user=server.system_user,
             timeout=60,
         )
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+        # The server is down (e.g. no memory for that size): back to the size it ran with.
+        auto_conf = server.pgdata / "postgresql.auto.conf"
+        lines = auto_conf.read_text().splitlines(keepends=True)
+        kept = [x for x in lines if not x.startswith("shared_buffers")]
+        auto_conf.write_text("".join([*kept, f"shared_buffers = '{previous}'\n"]))
         server.ensure_postgres_running()
+        log.error("embedded_pg_shared_buffers_refused", size=size, see=str(server.log))
+        return
+    server.ensure_postgres_running()
     log.info("embedded_pg_shared_buffers_applied", size=size)
 
 

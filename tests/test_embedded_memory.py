@@ -1,6 +1,6 @@
 """EMBEDDED_PG_SHARED_BUFFERS: the embedded server runs with the size it is given (a restart at
 start), keeps it, and is never restarted under another attached process (the size then applies
-at its next start)."""
+at its next start); a size it refuses or cannot allocate leaves the size it had."""
 
 from __future__ import annotations
 
@@ -44,6 +44,16 @@ def test_the_embedded_server_takes_keeps_and_defers_its_shared_buffers(tmp_path:
         handles.write_text(json.dumps([os.getpid()]))
         stop_embedded_postgres(server)
     assert started(pgdata, None) == "192MB"  # applied at the next start
+
+
+def test_a_size_postgres_refuses_or_cannot_allocate_leaves_the_size_it_had(
+    tmp_path: Path,
+) -> None:
+    pgdata = tmp_path / "pg"
+    assert started(pgdata, "160MB") == "160MB"
+    assert started(pgdata, "9999999GB") == "160MB"  # past Postgres's maximum
+    assert started(pgdata, "4000GB") == "160MB"  # more than the machine has: no start
+    assert started(pgdata, None) == "160MB"
 
 
 @pytest.mark.parametrize("size", ["lots", "4 GB", "0MB", "4TB", "4GB; DROP TABLE users"])
