@@ -88,7 +88,8 @@ def _apply_shared_buffers(server, size: str) -> None:
                     " pg_size_bytes(current_setting('shared_buffers')) = pg_size_bytes(%s)",
                     (size,),
                 ).fetchone()
-                previous, same = row if row else ("128MB", False)
+                assert row is not None  # a SELECT without FROM returns its one row
+                previous, same = row
                 if same:
                     return
                 conn.execute(sql.SQL("ALTER SYSTEM SET shared_buffers = {}").format(size))
