@@ -52,7 +52,8 @@ def prune_stale_handles(pgdata: Path) -> list[int]:
 
 def start_embedded_postgres(pgdata: Path, shared_buffers: str | None = None):
     """Start (or attach to) the embedded server; returns the pgserver handle (untyped package).
-    `shared_buffers` (e.g. "4GB"), when given, becomes the server's (`_apply_shared_buffers`)."""
+    `shared_buffers` (e.g. "4GB", or "auto": `auto_shared_buffers`), when given, becomes the
+    server's (`_apply_shared_buffers`)."""
     # platformdirs warns (at pgserver's import) when XDG_RUNTIME_DIR is unset, as on servers
     # and in CI; its /tmp fallback is fine.
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
@@ -73,16 +74,18 @@ def start_embedded_postgres(pgdata: Path, shared_buffers: str | None = None):
     return server
 
 
-def _apply_shared_buffers(server, size: str) -> None:
+def _apply_shared_buffers(server, setting: str) -> None:
     """Postgres reads shared_buffers only when it starts: a new size is written to the data
     dir's postgresql.auto.conf and the server restarted, if no other process is attached (else
     it applies at the server's next start; the log says so). A size Postgres refuses or cannot
     allocate is logged, and the server runs with the size it had. The indexes of a
     large history kept in Postgres's own memory are not paged out with the OS page cache
     (README: Scaling out)."""
+    size = setting
     with type(server)._lock:  # pgserver's inter-process lock: no process attaches meanwhile
         try:
             with connect(server.get_uri(), autocommit=True) as conn:
+                size = _sized(conn, setting)
                 row = conn.execute(
                     "SELECT current_setting('shared_buffers'),"
                     " pg_size_bytes(current_setting('shared_buffers')) = pg_size_bytes(%s)",
@@ -100,6 +103,51 @@ def _apply_shared_buffers(server, size: str) -> None:
             log.warning("embedded_pg_shared_buffers_pending", size=size, applies="next start")
             return
         _restart_with_shared_buffers(server, size, previous)
+
+
+AUTO = "auto"
+_MB = 1024 * 1024
+POSTGRES_DEFAULT_MB = 128
+
+
+def auto_shared_buffers(data_bytes: int, memory_bytes: int) -> str:
+    """The size "auto" picks: the databases' size with a quarter to spare, rounded up to a power
+    of two (so the server restarts for it only when the data has about doubled), at least
+    Postgres's default and at most a quarter of the memory (Postgres's usual advice: the OS
+    page cache and the processes need the rest)."""
+    wanted = _power_of_two_at_least(data_bytes * 5 // 4 // _MB)
+    ceiling = _power_of_two_at_most(memory_bytes // 4 // _MB)
+    return f"{max(POSTGRES_DEFAULT_MB, min(wanted, ceiling))}MB"
+
+
+def _power_of_two_at_least(n: int) -> int:
+    return 1 << max(0, n - 1).bit_length()
+
+
+def _power_of_two_at_most(n: int) -> int:
+    return 1 << (max(1, n).bit_length() - 1)
+
+
+def machine_memory() -> int:
+    """The memory this process may use: the machine's, or its container's limit (cgroup v2 or
+    v1) when that is lower."""
+    total = psutil.virtual_memory().total
+    for limit in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            value = Path(limit).read_text().strip()
+        except OSError:
+            continue
+        if value.isdigit():
+            total = min(total, int(value))
+    return total
+
+
+def _sized(conn, setting: str) -> str:
+    if setting != AUTO:
+        return setting
+    row = conn.execute("SELECT sum(pg_database_size(oid))::bigint FROM pg_database").fetchone()
+    assert row is not None  # an aggregate without GROUP BY returns its one row
+    return auto_shared_buffers(row[0], machine_memory())
 
 
 def _restart_with_shared_buffers(server, size: str, previous: str) -> None:

@@ -158,10 +158,11 @@ class Settings(BaseSettings):
     embedded_pg_max_restarts: int = Field(default=5, ge=0)
     embedded_pg_restart_window_seconds: float = Field(default=300.0, gt=0)
     embedded_pg_exit_delay_seconds: float = Field(default=3.0, ge=0)
-    # Postgres's shared_buffers for the embedded server (e.g. "4GB"); unset: the server's own
-    # (128MB unless changed). Applied at start, with a restart when it changed.
-    embedded_pg_shared_buffers: str | None = Field(
-        default=None, pattern=r"^[1-9][0-9]{0,6}(kB|MB|GB)$"
+    # Postgres's shared_buffers for the embedded server: "auto" sizes it to the data (from
+    # 128MB up to a quarter of the memory: core.embedded_pg.auto_shared_buffers) or a size
+    # (e.g. "4GB"). Applied at start, with a restart when it changed.
+    embedded_pg_shared_buffers: str = Field(
+        default="auto", pattern=r"^(auto|[1-9][0-9]{0,6}(kB|MB|GB))$"
     )
     # A run or ingest that crashed its worker this many times fails for good.
     job_max_attempts: int = Field(default=3, ge=2, le=10)
