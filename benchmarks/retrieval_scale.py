@@ -229,13 +229,11 @@ def build_index(conn: psycopg.Connection, m: int, ef_construction: int, mem: str
     return time.perf_counter() - started
 
 
-def build_sparse_index(conn: psycopg.Connection) -> float:
-    """Migration 0010's index on the BM25 sparse vectors (pgvector's defaults m 16, ef 64)."""
+def build_sparse_index(conn: psycopg.Connection, definition: str) -> float:
+    """The migrations' index on the BM25 sparse vectors, as they defined it (0010: cosine,
+    0012: ef_construction 128)."""
     started = time.perf_counter()
-    conn.execute(
-        "CREATE INDEX ix_tickets_search_terms_hnsw ON tickets"
-        " USING hnsw (search_terms sparsevec_cosine_ops) WHERE accepted_resolution_id IS NOT NULL"
-    )
+    conn.execute(definition)
     return time.perf_counter() - started
 
 
@@ -521,6 +519,9 @@ def load_in_parallel(dsn: str, corpus: Corpus, rows: int, owner: uuid.UUID) -> N
 
 def load_and_index(conn, corpus: Corpus, args: argparse.Namespace, facts: list[str]) -> uuid.UUID:
     """Bulk load without the HNSW indexes, then build them; returns the tickets' owner."""
+    sparse_index = conn.execute(
+        "SELECT pg_get_indexdef('ix_tickets_search_terms_hnsw'::regclass)"
+    ).fetchone()[0]
     conn.execute("DROP INDEX ix_tickets_embedding_hnsw")
     conn.execute("DROP INDEX ix_tickets_search_terms_hnsw")
     owner = create_owner(conn)
@@ -538,13 +539,14 @@ def load_and_index(conn, corpus: Corpus, args: argparse.Namespace, facts: list[s
         f"HNSW build (vector_cosine_ops, m={args.m}, ef_construction={args.ef_construction},"
         f" maintenance_work_mem={args.build_mem}): {build_s:.1f} s, index {size}"
     )
-    sparse_s = build_sparse_index(conn)
+    sparse_s = build_sparse_index(conn, sparse_index)
     size = conn.execute(
         "SELECT pg_size_pretty(pg_relation_size('ix_tickets_search_terms_hnsw'))"
     ).fetchone()[0]
     facts.append(
-        f"HNSW build on the BM25 sparse vectors (sparsevec_cosine_ops): {sparse_s:.1f} s,"
-        f" index {size}"
+        f"HNSW build on the BM25 sparse vectors (sparsevec_cosine_ops, options"
+        f" {sparse_index.partition(' WITH ')[2].split(' WHERE ')[0] or 'default'}):"
+        f" {sparse_s:.1f} s, index {size}"
     )
     return owner
 

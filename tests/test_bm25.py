@@ -143,3 +143,25 @@ async def test_the_full_text_gin_indexes_keep_no_pending_list(app, sessionmaker)
         index: ["fastupdate=off"]
         for index in ("ix_tickets_search_tsv", "ix_ticket_comments_tsv", "ix_document_chunks_tsv")
     }
+
+
+async def test_the_full_text_graphs_are_built_on_cosine_with_ef_construction_128(
+    app, sessionmaker
+) -> None:
+    """A wider build search links rows better: at 1M the top 30 agree 0.922 with the exact
+    ranking instead of 0.877 (migration 0012)."""
+    async with sessionmaker() as session:
+        graphs = (
+            await session.execute(
+                text(
+                    "SELECT c.relname, c.reloptions, o.opcname FROM pg_class c"
+                    " JOIN pg_index i ON i.indexrelid = c.oid"
+                    " JOIN pg_opclass o ON o.oid = i.indclass[0]"
+                    " WHERE c.relname LIKE '%search_terms_hnsw'"
+                )
+            )
+        ).all()
+    assert {(name, tuple(options), ops) for name, options, ops in graphs} == {
+        (f"ix_{table}_search_terms_hnsw", ("ef_construction=128",), "sparsevec_cosine_ops")
+        for table in ("tickets", "ticket_comments", "document_chunks")
+    }

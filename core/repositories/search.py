@@ -11,10 +11,10 @@ lexemes' IDF, taken from the corpus's term statistics (`search_term_stats`, refr
 Ranking every row that shares a word with a 30-word ticket reads most of the table, so the
 candidates come from two indexes and are then scored exactly:
 - an HNSW index on the sparse vectors finds the rows that share many weighty words with the
-  query: the `ef_search` rows nearest to it by cosine (sparsevec_cosine_ops, migration 0010),
-  then ranked by the inner product. A graph on inner products strands more queries as the table
-  grows (every row links to the few longest, heaviest ones); `hnsw.ef_search` trades exactness
-  for time;
+  query: the `ef_search` rows nearest to it by cosine (sparsevec_cosine_ops, migration 0010;
+  ef_construction 128, migration 0012), then ranked by the inner product. A graph on inner
+  products strands more queries as the table grows (every row links to the few longest,
+  heaviest ones); `hnsw.ef_search` trades exactness for time;
 - the graph links a row mostly to rows like it, so a row standing out by one rare word (an
   error code, a product name) or by several of the query's weightiest words (each common alone,
   the row's neighbours elsewhere) can be unreachable in it: the GIN index on the tsvector adds
