@@ -230,8 +230,8 @@ def build_index(conn: psycopg.Connection, m: int, ef_construction: int, mem: str
 
 
 def build_sparse_index(conn: psycopg.Connection, definition: str) -> float:
-    """The migrations' index on the BM25 sparse vectors, as they defined it (0010: cosine,
-    0012: ef_construction 128)."""
+    """The migrations' index on the BM25 sparse vectors, from their own definition
+    (`pg_get_indexdef` before the bulk load): no copy of its options to keep in step."""
     started = time.perf_counter()
     conn.execute(definition)
     return time.perf_counter() - started

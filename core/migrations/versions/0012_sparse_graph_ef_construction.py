@@ -26,7 +26,7 @@ SPARSE_GRAPHS = (
     "ix_ticket_comments_search_terms_hnsw",
     "ix_document_chunks_search_terms_hnsw",
 )
-EF_CONSTRUCTION = 128  # as benchmarks/retrieval_scale.py: build_sparse_index
+EF_CONSTRUCTION = 128
 
 
 def _rebuild(ef_construction: int) -> None:
