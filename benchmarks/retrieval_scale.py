@@ -385,22 +385,23 @@ async def app_retrieval(
 
 async def candidate_halves(sessionmaker, settings: Settings, vector, text: str, n: int):
     """Seconds of the vector half, of the full-text half (each alone, in turn), and of both side
-    by side in a session each, as `Retriever` runs them."""
+    by side, as `Retriever` runs them: the vector half in a session, the full-text half's graph
+    and GIN sides in one each."""
 
     async def half(search) -> float:
-        async with sessionmaker.begin() as session:
+        async with sessionmaker.begin() as session, sessionmaker.begin() as beside:
             repo = SearchRepository(session)
             await repo.tune_hnsw(settings.hnsw_ef_search)
             started = time.perf_counter()
-            await search(repo)
+            await search(repo, SearchRepository(beside))
             return time.perf_counter() - started
 
-    async def by_vector(repo: SearchRepository) -> object:
+    async def by_vector(repo: SearchRepository, _: SearchRepository) -> object:
         return await repo.resolved_tickets_by_vector(vector, n)
 
-    async def by_text(repo: SearchRepository) -> object:
+    async def by_text(repo: SearchRepository, beside: SearchRepository) -> object:
         return await repo.resolved_tickets_by_text(
-            text, n, ef_search=settings.hnsw_ef_search_fulltext
+            text, n, ef_search=settings.hnsw_ef_search_fulltext, beside=beside
         )
 
     alone = [await half(by_vector), await half(by_text)]

@@ -15,9 +15,10 @@ from core.repositories.search import (
     SearchStatsRepository,
     gin_matches,
 )
+from core.settings import Settings
 from services.search_stats import refresh_search_stats
 
-EF = 200  # HNSW_EF_SEARCH_FULLTEXT's default
+EF = Settings.model_fields["hnsw_ef_search_fulltext"].default
 
 
 def zipf_words(rng: random.Random, vocabulary: int, n: int, prefix: str = "w") -> list[str]:
@@ -74,6 +75,24 @@ async def test_the_hnsw_search_finds_what_scoring_every_row_finds(app, sessionma
         assert len(exact) == 10
         overlaps.append(len(set(found) & set(exact)) / len(exact))
     assert sum(overlaps) / len(overlaps) >= 0.95
+
+
+async def test_the_graph_and_gin_sides_side_by_side_find_what_one_statement_finds(
+    app, sessionmaker
+) -> None:
+    """With `beside` the GIN side runs in a second session at the same time as the graph's:
+    the same rows, scores and order as their union in one statement."""
+    rng = random.Random(11)
+    texts = [" ".join(zipf_words(rng, 300, rng.randint(8, 40), "word")) for _ in range(400)]
+    await add_chunks(sessionmaker, [*texts, "word3 word7 kx512 firmware", "kx512 word1"])
+    await refresh_search_stats(sessionmaker, force=True)
+    for query in ["kx512 word3 word7 word40", "word1 word2 word5 word9 word120", "word250 kx512"]:
+        async with sessionmaker() as session, sessionmaker() as other:
+            repo = SearchRepository(session)
+            together = await repo.doc_chunks_by_text(query, 10, ef_search=10)
+            beside = SearchRepository(other)
+            apart = await repo.doc_chunks_by_text(query, 10, ef_search=10, beside=beside)
+        assert together and apart == together, query
 
 
 async def test_the_rare_word_ranks_first_once_statistics_exist(app, sessionmaker) -> None:

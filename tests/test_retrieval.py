@@ -9,9 +9,10 @@ import pytest
 import sqlalchemy.exc
 from sqlalchemy import select, text
 
+from core.concurrency import side_by_side
 from core.models import Category, FeedbackReason, Ticket, Verdict
 from core.repositories.feedback import FeedbackRepository
-from core.retrieval import DocChunkHit, Retriever, fuse, per_document, side_by_side
+from core.retrieval import DocChunkHit, Retriever, fuse, per_document
 from core.settings import RetrievalMode
 from ingestion.pipeline import ingest_bytes
 from services.search_stats import refresh_search_stats

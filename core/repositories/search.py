@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.concurrency import side_by_side
+
 TERM_DIMENSIONS = 2**28  # as migration 0009's inferra_term_dim: md5's first 7 hex digits
 SPARSE = f"sparsevec({TERM_DIMENSIONS})"
 # Bind parameters inline, not from a CTE: HNSW serves ORDER BY column <=> constant only.
@@ -239,48 +241,48 @@ class SearchRepository:
         return [QueryTerm(r[0], r[1], idf(r[2], r[3]), r[2], r[3]) for r in rows]
 
     async def doc_chunks_by_text(
-        self, query: str, limit: int, *, ef_search: int
+        self,
+        query: str,
+        limit: int,
+        *,
+        ef_search: int,
+        beside: SearchRepository | None = None,
     ) -> list[tuple[uuid.UUID, float]]:
         """Knowledge-base chunks sharing a word with the query, by BM25 score."""
-        sql = f"""
-            SELECT id, max(score) AS best FROM (
-              (SELECT c.id, -(c.search_terms <#> {V}) AS score FROM document_chunks c
-                ORDER BY c.search_terms <=> {V} LIMIT :pool)
-              UNION ALL
-              (SELECT c.id, -(c.search_terms <#> {V}) FROM document_chunks c
-                WHERE c.tsv @@ {RARE} LIMIT :rare_cap)
-            ) hits WHERE score > 0 GROUP BY id ORDER BY best DESC, id LIMIT :n
-            """
-        return await self._bm25("documents", query, sql, limit, ef_search, {})
+        graph = f"""(SELECT c.id, -(c.search_terms <#> {V}) AS score FROM document_chunks c
+                      ORDER BY c.search_terms <=> {V} LIMIT :pool)"""
+        gin = f"""(SELECT c.id, -(c.search_terms <#> {V}) AS score FROM document_chunks c
+                    WHERE c.tsv @@ {RARE} LIMIT :rare_cap)"""
+        return await self._bm25("documents", query, ([graph], [gin]), limit, ef_search, {}, beside)
 
     async def resolved_tickets_by_text(
-        self, query: str, limit: int, exclude: uuid.UUID | None = None, *, ef_search: int
+        self,
+        query: str,
+        limit: int,
+        exclude: uuid.UUID | None = None,
+        *,
+        ef_search: int,
+        beside: SearchRepository | None = None,
     ) -> list[tuple[uuid.UUID, float]]:
         """Tickets with an accepted resolution by BM25 score, of their own text or of a public
         comment's (the better of the two)."""
-        sql = f"""
-            SELECT ticket_id, max(score) AS best FROM (
-              (SELECT t.id AS ticket_id, -(t.search_terms <#> {V}) AS score FROM tickets t
-                WHERE t.accepted_resolution_id IS NOT NULL AND t.id IS DISTINCT FROM :exclude
-                ORDER BY t.search_terms <=> {V} LIMIT :pool)
-              UNION ALL
-              (SELECT t.id, -(t.search_terms <#> {V}) FROM tickets t
-                WHERE t.accepted_resolution_id IS NOT NULL AND t.id IS DISTINCT FROM :exclude
-                  AND t.search_tsv @@ {RARE} LIMIT :rare_cap)
-              UNION ALL
-              (SELECT c.ticket_id, -(c.search_terms <#> {V})
-                 FROM ticket_comments c JOIN tickets t ON t.id = c.ticket_id
-                WHERE NOT c.internal AND t.accepted_resolution_id IS NOT NULL
-                  AND t.id IS DISTINCT FROM :exclude
-                ORDER BY c.search_terms <=> {V} LIMIT :pool)
-              UNION ALL
-              (SELECT c.ticket_id, -(c.search_terms <#> {V})
-                 FROM ticket_comments c JOIN tickets t ON t.id = c.ticket_id
-                WHERE NOT c.internal AND t.accepted_resolution_id IS NOT NULL
-                  AND t.id IS DISTINCT FROM :exclude AND c.tsv @@ {RARE} LIMIT :rare_cap)
-            ) hits WHERE score > 0 GROUP BY ticket_id ORDER BY best DESC, ticket_id LIMIT :n
-            """
-        return await self._bm25("tickets", query, sql, limit, ef_search, {"exclude": exclude})
+        tickets = "t.accepted_resolution_id IS NOT NULL AND t.id IS DISTINCT FROM :exclude"
+        comments = f"""FROM ticket_comments c JOIN tickets t ON t.id = c.ticket_id
+                       WHERE NOT c.internal AND {tickets}"""
+        graph = [
+            f"""(SELECT t.id, -(t.search_terms <#> {V}) AS score FROM tickets t WHERE {tickets}
+                  ORDER BY t.search_terms <=> {V} LIMIT :pool)""",
+            f"""(SELECT c.ticket_id, -(c.search_terms <#> {V}) AS score {comments}
+                  ORDER BY c.search_terms <=> {V} LIMIT :pool)""",
+        ]
+        gin = [
+            f"""(SELECT t.id, -(t.search_terms <#> {V}) AS score FROM tickets t WHERE {tickets}
+                  AND t.search_tsv @@ {RARE} LIMIT :rare_cap)""",
+            f"""(SELECT c.ticket_id, -(c.search_terms <#> {V}) AS score {comments}
+                  AND c.tsv @@ {RARE} LIMIT :rare_cap)""",
+        ]
+        params = {"exclude": exclude}
+        return await self._bm25("tickets", query, (graph, gin), limit, ef_search, params, beside)
 
     async def ranked_exactly(
         self, corpus: str, query: str, limit: int
@@ -302,22 +304,56 @@ class SearchRepository:
         return [(r[0], float(r[1])) for r in found]
 
     async def _bm25(
-        self, corpus: str, query: str, sql: str, limit: int, ef_search: int, params: dict
+        self,
+        corpus: str,
+        query: str,
+        sides: tuple[list[str], list[str]],
+        limit: int,
+        ef_search: int,
+        params: dict,
+        beside: SearchRepository | None,
     ) -> list[tuple[uuid.UUID, float]]:
-        """Run a BM25 candidate query (its :v, :rare, :n, :pool, :rare_cap bound here): the
-        graph's `ef_search` nearest rows by cosine are its pool, ranked by BM25."""
+        """Run a BM25 search (its :v, :rare, :n, :pool, :rare_cap bound here). `sides`: the
+        graph's branches (the `ef_search` nearest rows by cosine each) and the GIN index's, all
+        scored by BM25. With `beside` the GIN side runs there, at the same time as the graph's
+        here: at 1M rows each takes several milliseconds (benchmarks/README.md)."""
         terms = await self.query_terms(corpus, query)
         if not terms:
             return []
-        await self.tune_hnsw(ef_search)
         bound = {
             "v": query_vector(terms),
             "rare": gin_matches(terms),
             "n": limit,
             "pool": max(limit, ef_search),
             "rare_cap": RARE_CAP,
+            **params,
         }
-        rows = await self.session.execute(text(sql), {**bound, **params})
+        graph, gin = sides
+        if beside is None:
+            await self.tune_hnsw(ef_search)
+            return await self._best(graph + gin, bound)
+
+        async def by_graph() -> list[tuple[uuid.UUID, float]]:
+            await self.tune_hnsw(ef_search)
+            return await self._best(graph, bound)
+
+        found = await side_by_side(by_graph(), beside._best(gin, bound))
+        best: dict[uuid.UUID, float] = {}
+        for id_, score in itertools.chain(*found):
+            best[id_] = max(score, best.get(id_, score))
+        return sorted(best.items(), key=lambda hit: (-hit[1], hit[0]))[:limit]
+
+    async def _best(self, branches: list[str], bound: dict) -> list[tuple[uuid.UUID, float]]:
+        """The top :n rows of the branches' union by their best score (a ticket may be found
+        through its own text and through a comment's)."""
+        union = " UNION ALL ".join(branches)
+        rows = await self.session.execute(
+            text(
+                f"SELECT id, max(score) AS best FROM ({union}) hits(id, score)"
+                " WHERE score > 0 GROUP BY id ORDER BY best DESC, id LIMIT :n"
+            ),
+            bound,
+        )
         return [(r[0], float(r[1])) for r in rows]
 
 
