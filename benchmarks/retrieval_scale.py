@@ -392,16 +392,20 @@ async def candidate_halves(sessionmaker, settings: Settings, vector, text: str, 
         async with sessionmaker.begin() as session, sessionmaker.begin() as beside:
             repo = SearchRepository(session)
             await repo.tune_hnsw(settings.hnsw_ef_search)
+
+            async def gin_side() -> SearchRepository:
+                return SearchRepository(beside)
+
             started = time.perf_counter()
-            await search(repo, SearchRepository(beside))
+            await search(repo, gin_side)
             return time.perf_counter() - started
 
-    async def by_vector(repo: SearchRepository, _: SearchRepository) -> object:
+    async def by_vector(repo: SearchRepository, _) -> object:
         return await repo.resolved_tickets_by_vector(vector, n)
 
-    async def by_text(repo: SearchRepository, beside: SearchRepository) -> object:
+    async def by_text(repo: SearchRepository, gin_side) -> object:
         return await repo.resolved_tickets_by_text(
-            text, n, ef_search=settings.hnsw_ef_search_fulltext, beside=beside
+            text, n, ef_search=settings.hnsw_ef_search_fulltext, beside=gin_side
         )
 
     alone = [await half(by_vector), await half(by_text)]

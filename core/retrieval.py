@@ -24,7 +24,7 @@ from core.concurrency import side_by_side
 from core.models import Document, DocumentChunk, Resolution, Ticket
 from core.providers.embeddings import Embedder
 from core.repositories.feedback import FeedbackRepository
-from core.repositories.search import SearchRepository
+from core.repositories.search import GinSide, SearchRepository
 from core.settings import RetrievalMode, Settings
 
 
@@ -146,16 +146,14 @@ class Retriever:
         self,
         repo: SearchRepository,
         vector_search: Callable[[SearchRepository, list[float], int], Awaitable[Ranked]],
-        text_search: Callable[
-            [SearchRepository, str, int, SearchRepository | None], Awaitable[Ranked]
-        ],
+        text_search: Callable[[SearchRepository, str, int, GinSide | None], Awaitable[Ranked]],
         vector: list[float] | None,
         text_query: str,
         mode: RetrievalMode,
         top_k: int | None = None,
     ) -> list[FusedHit]:
         """Both halves' candidates, fused. With a sessionmaker the full-text half runs beside
-        the vector half, in sessions of its own: its graph and GIN sides at the same time too
+        the vector half, in a session of its own, and in a large corpus its GIN side in another
         (at 1M tickets the vector half takes ~5 ms, the graph side 3-6, the GIN side 6-9)."""
         s = self.settings
         n = max(s.retrieval_candidates, s.retrieval_top_k)
@@ -172,12 +170,17 @@ class Retriever:
                 return []
             if own is None:
                 return await text_search(repo, text_query, n, None)
-            async with own() as graph_session, own() as gin_session:
-                graph, gin = SearchRepository(graph_session), SearchRepository(gin_session)
-                await side_by_side(
-                    *(side.bound_lock_wait(SIDE_SESSION_LOCK_TIMEOUT_MS) for side in (graph, gin))
-                )
-                return await text_search(graph, text_query, n, gin)
+            async with own() as session, own() as gin_session:
+                side = SearchRepository(session)
+                await side.bound_lock_wait(SIDE_SESSION_LOCK_TIMEOUT_MS)
+
+                async def gin_side() -> SearchRepository:
+                    # Only a large corpus's search connects it (SIDE_BY_SIDE_ROWS).
+                    gin = SearchRepository(gin_session)
+                    await gin.bound_lock_wait(SIDE_SESSION_LOCK_TIMEOUT_MS)
+                    return gin
+
+                return await text_search(side, text_query, n, gin_side)
 
         if own is not None:
             by_vector, by_text = await side_by_side(vector_half(), text_half())

@@ -8,6 +8,7 @@ import uuid
 
 from sqlalchemy import text
 
+from core.repositories import search
 from core.repositories.search import (
     GIN_SCANS,
     QueryTerm,
@@ -78,21 +79,36 @@ async def test_the_hnsw_search_finds_what_scoring_every_row_finds(app, sessionma
 
 
 async def test_the_graph_and_gin_sides_side_by_side_find_what_one_statement_finds(
-    app, sessionmaker
+    app, sessionmaker, monkeypatch
 ) -> None:
-    """With `beside` the GIN side runs in a second session at the same time as the graph's:
-    the same rows, scores and order as their union in one statement."""
+    """With `beside` (in a corpus of SIDE_BY_SIDE_ROWS, here every corpus) the GIN side runs in
+    a second session at the same time as the graph's: the same rows, scores and order as their
+    union in one statement."""
+    opened = []
     rng = random.Random(11)
     texts = [" ".join(zipf_words(rng, 300, rng.randint(8, 40), "word")) for _ in range(400)]
     await add_chunks(sessionmaker, [*texts, "word3 word7 kx512 firmware", "kx512 word1"])
     await refresh_search_stats(sessionmaker, force=True)
+    async with sessionmaker() as session:
+
+        async def never() -> SearchRepository:
+            raise AssertionError("a small corpus's search opened a second session")
+
+        repo = SearchRepository(session)
+        assert await repo.doc_chunks_by_text("kx512 word3", 10, ef_search=10, beside=never)
+    monkeypatch.setattr(search, "SIDE_BY_SIDE_ROWS", 0)
     for query in ["kx512 word3 word7 word40", "word1 word2 word5 word9 word120", "word250 kx512"]:
         async with sessionmaker() as session, sessionmaker() as other:
             repo = SearchRepository(session)
             together = await repo.doc_chunks_by_text(query, 10, ef_search=10)
-            beside = SearchRepository(other)
+
+            async def beside() -> SearchRepository:
+                opened.append(True)
+                return SearchRepository(other)
+
             apart = await repo.doc_chunks_by_text(query, 10, ef_search=10, beside=beside)
         assert together and apart == together, query
+    assert len(opened) == 3
 
 
 async def test_the_rare_word_ranks_first_once_statistics_exist(app, sessionmaker) -> None:

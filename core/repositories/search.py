@@ -29,7 +29,7 @@ import itertools
 import json
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -56,7 +56,15 @@ RARE_CAP = 2 * RARE_TERM_ROWS  # the most such rows read, however wrong the esti
 HEAVY_WORDS = 12  # the query's rarest words, whose pairs GIN also reads
 GIN_SCANS = 64  # the most tsqueries (index scans) per search: a 10,000-character ticket of
 # words no row has would otherwise be a scan per word
+# From this many rows in a corpus, the GIN side of a search runs in a session of its own beside
+# the graph's (at 1M each side takes several milliseconds: benchmarks/README.md, "Fourteenth
+# session"); below it the search stays one statement on one connection.
+SIDE_BY_SIDE_ROWS = 100_000
 STALE_FRACTION = 0.05  # refresh once rows written since the last refresh exceed 5 % of the corpus
+
+
+# Opens the session a search's GIN side may run in (nothing is connected until it is called).
+GinSide = Callable[[], Awaitable["SearchRepository"]]
 
 
 @dataclass(frozen=True)
@@ -246,7 +254,7 @@ class SearchRepository:
         limit: int,
         *,
         ef_search: int,
-        beside: SearchRepository | None = None,
+        beside: GinSide | None = None,
     ) -> list[tuple[uuid.UUID, float]]:
         """Knowledge-base chunks sharing a word with the query, by BM25 score."""
         graph = f"""(SELECT c.id, -(c.search_terms <#> {V}) AS score FROM document_chunks c
@@ -262,7 +270,7 @@ class SearchRepository:
         exclude: uuid.UUID | None = None,
         *,
         ef_search: int,
-        beside: SearchRepository | None = None,
+        beside: GinSide | None = None,
     ) -> list[tuple[uuid.UUID, float]]:
         """Tickets with an accepted resolution by BM25 score, of their own text or of a public
         comment's (the better of the two)."""
@@ -311,12 +319,12 @@ class SearchRepository:
         limit: int,
         ef_search: int,
         params: dict,
-        beside: SearchRepository | None,
+        beside: GinSide | None,
     ) -> list[tuple[uuid.UUID, float]]:
         """Run a BM25 search (its :v, :rare, :n, :pool, :rare_cap bound here). `sides`: the
         graph's branches (the `ef_search` nearest rows by cosine each) and the GIN index's, all
-        scored by BM25. With `beside` the GIN side runs there, at the same time as the graph's
-        here: at 1M rows each takes several milliseconds (benchmarks/README.md)."""
+        scored by BM25. With `beside`, in a corpus of SIDE_BY_SIDE_ROWS or more, the GIN side
+        runs in the session it gives, at the same time as the graph's here."""
         terms = await self.query_terms(corpus, query)
         if not terms:
             return []
@@ -329,7 +337,7 @@ class SearchRepository:
             **params,
         }
         graph, gin = sides
-        if beside is None:
+        if beside is None or terms[0].corpus_docs < SIDE_BY_SIDE_ROWS:
             await self.tune_hnsw(ef_search)
             return await self._best(graph + gin, bound)
 
@@ -337,7 +345,10 @@ class SearchRepository:
             await self.tune_hnsw(ef_search)
             return await self._best(graph, bound)
 
-        found = await side_by_side(by_graph(), beside._best(gin, bound))
+        async def by_gin(side: GinSide) -> list[tuple[uuid.UUID, float]]:
+            return await (await side())._best(gin, bound)
+
+        found = await side_by_side(by_graph(), by_gin(beside))
         best: dict[uuid.UUID, float] = {}
         for id_, score in itertools.chain(*found):
             best[id_] = max(score, best.get(id_, score))
